@@ -1,0 +1,86 @@
+"""Overhead of the adapters over raw ``StaticModel.encode``, measured side by side in one run.
+
+Workloads (real text from ../shared/data/xquad-r and xquad):
+  short: 20,000 questions (11 + 1 languages, cycled), a few to ~20 tokens each;
+  long:  2,000 texts of 4 consecutive paragraphs each (~3,000 characters, > 512 tokens).
+
+For each workload the same model runs in the same process: raw ``StaticModel.encode``
+(normalize=True), the core ``StaticEmbedder.encode`` (numpy out) and the LangChain face
+``embed_documents`` (list-of-lists out, as LangChain's API requires). Both settings of
+``max_length`` are timed: 512 (model2vec's default) and None (whole text, our default).
+Best of ``--repeat`` runs; overhead = ours / raw - 1. Goal: core <= 10%.
+
+    python benchmarks/embed_overhead.py [--model bundled] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+from _data import load_all_xquad
+from model2vec import StaticModel
+
+from deposium_rag import StaticEmbedder
+from deposium_rag.integrations.langchain import Model2VecEmbeddings
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def workloads() -> dict[str, list[str]]:
+    sets = load_all_xquad()
+    questions = [q for s in sets for q in s.questions]
+    short = [questions[i % len(questions)] for i in range(20_000)]
+    paragraphs = [p for s in sets for p in s.paragraphs]
+    long = [" ".join(paragraphs[(i + j) % len(paragraphs)] for j in range(4)) for i in range(2_000)]
+    return {"short (20k)": short, "long (2k)": long}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    core = StaticEmbedder(args.model)
+    raw = StaticModel.from_pretrained(core.resolved.path, force_download=False)
+    print(f"model {core.model_name} dim {core.dim}; best of {args.repeat}")
+    print(
+        f"{'workload':<12} {'max_length':>10} {'raw s':>8} {'core s':>8} {'core ovh':>9} "
+        f"{'langchain s':>12} {'lc ovh':>8} {'max |diff|':>10}"
+    )
+    for name, texts in workloads().items():
+        for max_length in (512, None):
+            face = Model2VecEmbeddings(model=args.model, max_length=max_length)
+
+            def run_raw(texts: list[str] = texts, m: int | None = max_length) -> np.ndarray:
+                return raw.encode(texts, normalize=True, max_length=m)
+
+            def run_core(texts: list[str] = texts, m: int | None = max_length) -> np.ndarray:
+                return core.encode(texts, max_length=m)
+
+            def run_face(texts: list[str] = texts, face: Model2VecEmbeddings = face) -> list[list[float]]:
+                return face.embed_documents(texts)
+
+            run_raw(), run_core()  # warm up
+            t_raw = best_time(run_raw, args.repeat)
+            t_core = best_time(run_core, args.repeat)
+            t_face = best_time(run_face, args.repeat)
+            diff = float(np.abs(run_raw().astype(np.float32) - run_core()).max())
+            print(
+                f"{name:<12} {max_length!s:>10} {t_raw:8.3f} {t_core:8.3f} "
+                f"{t_core / t_raw - 1:+9.1%} {t_face:12.3f} {t_face / t_raw - 1:+8.1%} {diff:10.2e}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Crash-safe folder replacement and checksummed JSON: shared by the store and the router.
+
+A save writes everything into ``.<name>.tmp``, fsyncs it, moves the current folder aside to
+``.<name>.old``, renames the new one into place and only then removes the old one. A crash at
+any point leaves either the old or the new folder complete; :func:`recover` puts ``.old``
+back when the crash fell between the two renames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deposium_rag.errors import StoreFormatError
+
+
+def _sibling(folder: Path, suffix: str) -> Path:
+    return folder.parent / f".{folder.name}.{suffix}"
+
+
+def recover(folder: Path) -> None:
+    """Restore ``folder`` from ``.<name>.old`` if a save was cut between its two renames."""
+    old = _sibling(folder, "old")
+    if not folder.exists() and old.is_dir():
+        os.rename(old, folder)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_folder_atomically(folder: str | os.PathLike[str], fill: Callable[[Path], None]) -> Path:
+    """Call ``fill(tmp)`` to write a complete folder, then swap it in for ``folder``."""
+    target = Path(folder).expanduser().absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"{target} exists and is not a folder; choose another path")
+    recover(target)
+    tmp, old = _sibling(target, "tmp"), _sibling(target, "old")
+    for stale in (tmp, old):
+        if stale.exists():
+            shutil.rmtree(stale)
+    tmp.mkdir()
+    try:
+        fill(tmp)
+        _fsync_tree(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        os.rename(target, old)
+    os.rename(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def write_json(path: Path, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=True, separators=(",", ":"))
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise StoreFormatError(f"{what} is missing: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StoreFormatError(f"{what} is not valid JSON (truncated or edited?): {path}: {exc}") from None
+
+
+def check_files(folder: Path, files: dict[str, str]) -> None:
+    """Verify every file listed in a manifest exists and matches its sha256."""
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise StoreFormatError(f"store file {name} is missing from {folder}")
+        if sha256_file(path) != expected:
+            raise StoreFormatError(
+                f"store file {path} does not match its checksum in manifest.json "
+                "(truncated, edited or from another save); restore it or rebuild the store"
+            )

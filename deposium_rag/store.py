@@ -1,0 +1,599 @@
+"""FaissStore: ids <-> rows, texts, metadata and vectors, with pre-filtered search.
+
+The one store both framework faces and the language router use. Rules it keeps:
+
+* Scores: vectors are L2-normalised on the way in, the index is inner product, so a score
+  is cosine similarity in [-1, 1]; relevance is ``(1 + cos) / 2`` in [0, 1].
+* Filters are applied before ranking: a filtered search returns ``k`` hits whenever at
+  least ``k`` documents match.
+* Every mutation is atomic under one lock: inputs are checked and converted first, then
+  applied in steps that cannot fail halfway, so a failed call leaves the store as it was.
+* Persistence is ``faiss.write_index`` + JSON + a manifest with checksums, swapped in
+  atomically; nothing is ever unpickled.
+
+Layout: rows are append-only slots. A delete marks a slot dead (a tombstone) and the index
+is compacted once a quarter of the slots are dead. With the exact ("flat") kind an upsert
+overwrites its slot in place; with "hnsw" it tombstones the old slot and appends.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import faiss
+import numpy as np
+
+from deposium_rag import _atomic
+from deposium_rag.errors import (
+    DimensionMismatchError,
+    ModelMismatchError,
+    StoreFormatError,
+)
+from deposium_rag.filters import FilterSpec, Predicate, compile_filter
+
+__all__ = ["FaissStore", "Hit", "IndexKind", "Record", "maximal_marginal_relevance", "relevance"]
+
+IndexKind = Literal["flat", "hnsw"]
+FORMAT = "deposium-rag/faiss-store"
+FORMAT_VERSION = 1
+_INDEX_FILE = "index.faiss"
+_DOCS_FILE = "docstore.json"
+_MANIFEST = "manifest.json"
+
+
+def relevance(similarity: float) -> float:
+    """Map cosine similarity in [-1, 1] to relevance in [0, 1]: the one documented convention."""
+    return min(1.0, max(0.0, (1.0 + similarity) / 2.0))
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored document: id, text, metadata (a private copy) and its unit vector."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    vector: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result; ``score`` is cosine similarity in [-1, 1]."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float
+
+    @property
+    def relevance(self) -> float:
+        return relevance(self.score)
+
+
+def _unit_rows(vectors: Any, dim: int | None, what: str, model: str | None) -> np.ndarray:
+    """Check shape and values, return a float32 copy with L2-normalised rows (zero stays zero)."""
+    arr = np.array(vectors, dtype=np.float32, copy=True)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (n, dim), got shape {arr.shape}")
+    if dim is not None and arr.shape[0] and arr.shape[1] != dim:
+        named = f" built with model {model!r}" if model else ""
+        raise DimensionMismatchError(
+            f"{what} have dimension {arr.shape[1]} but this store{named} holds dimension {dim}; "
+            "embed with the store's model or start a new store"
+        )
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+        raise ValueError(f"{what} row {bad} contains NaN or infinity")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    np.divide(arr, norms, out=arr, where=norms > 0)
+    return arr
+
+
+def _json_copy(metadata: Any, position: int) -> dict[str, Any]:
+    """A deep copy through JSON: what is stored is exactly what a save and load give back."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadatas[{position}] must be a dict, got {type(metadata).__name__}")
+    try:
+        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"metadatas[{position}] is not JSON-serialisable ({exc}); "
+            "convert such values (dates, objects, NaN) to str or numbers"
+        ) from None
+
+
+def maximal_marginal_relevance(
+    query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float
+) -> list[int]:
+    """Pick ``k`` of ``candidates`` (unit rows) trading relevance to ``query`` against redundancy."""
+    if not 0.0 <= lambda_mult <= 1.0:
+        raise ValueError(f"lambda_mult must be in [0, 1], got {lambda_mult}")
+    if k <= 0 or len(candidates) == 0:
+        return []
+    to_query = candidates @ query
+    chosen = [int(np.argmax(to_query))]
+    closest = candidates @ candidates[chosen[0]]
+    while len(chosen) < min(k, len(candidates)):
+        scores = lambda_mult * to_query - (1.0 - lambda_mult) * closest
+        scores[chosen] = -np.inf
+        best = int(np.argmax(scores))
+        chosen.append(best)
+        closest = np.maximum(closest, candidates @ candidates[best])
+    return chosen
+
+
+class FaissStore:
+    """Thread-safe FAISS-backed document store with upsert, delete and pre-filtered search.
+
+    ``dim=None`` fixes the dimension at the first add. ``index="hnsw"`` trades exactness for
+    speed on large stores (see benchmarks/store_vs_peers.py for the measured crossover).
+    """
+
+    def __init__(
+        self,
+        dim: int | None = None,
+        *,
+        index: IndexKind = "flat",
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 64,
+        model_name: str | None = None,
+        model_fingerprint: str | None = None,
+    ) -> None:
+        if index not in ("flat", "hnsw"):
+            raise ValueError(f"index must be 'flat' or 'hnsw', got {index!r}")
+        if dim is not None and (not isinstance(dim, int) or dim < 1):
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        self.index_kind: IndexKind = index
+        self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.model_name = model_name
+        self.model_fingerprint = model_fingerprint
+        self._lock = threading.RLock()
+        self._dim = dim
+        self._reset()
+
+    # -- state -----------------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._index: faiss.Index | None = self._new_index(self._dim) if self._dim else None
+        self._ids: list[str | None] = []
+        self._texts: list[str | None] = []
+        self._metas: list[dict[str, Any] | None] = []
+        self._row: dict[str, int] = {}
+        self._alive = np.zeros(0, dtype=bool)
+
+    def _new_index(self, dim: int) -> faiss.Index:
+        if self.index_kind == "hnsw":
+            idx = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            idx.hnsw.efConstruction = self.ef_construction
+            idx.hnsw.efSearch = self.ef_search
+            return idx
+        return faiss.IndexFlatIP(dim)
+
+    @property
+    def dim(self) -> int | None:
+        return self._dim
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    @property
+    def count(self) -> int:
+        return len(self._row)
+
+    def ids(self) -> list[str]:
+        """Live ids in insertion order."""
+        with self._lock:
+            return [i for i in self._ids if i is not None]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._row
+
+    def _vectors(self) -> np.ndarray:
+        """Zero-copy view of every slot's vector. Valid only while the lock is held."""
+        assert self._index is not None
+        flat = self._index if self.index_kind == "flat" else faiss.downcast_index(self._index.storage)
+        n = int(flat.ntotal)
+        if n == 0:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        return faiss.rev_swig_ptr(flat.get_xb(), n * self._dim).reshape(n, self._dim)
+
+    # -- mutations -------------------------------------------------------------------------------
+    def add(
+        self,
+        vectors: Any,
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Insert or replace (by id) documents; returns their ids. All or nothing."""
+        texts = list(texts) if not isinstance(texts, str) else [texts]
+        n = len(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"texts[{i}] must be str, got {type(t).__name__}")
+        metas_in = [None] * n if metadatas is None else list(metadatas)
+        ids_in = [uuid.uuid4().hex for _ in range(n)] if ids is None else list(ids)
+        if len(metas_in) != n or len(ids_in) != n:
+            raise ValueError(
+                f"got {n} texts, {len(metas_in)} metadatas and {len(ids_in)} ids; they must match"
+            )
+        seen: dict[str, int] = {}
+        for i, doc_id in enumerate(ids_in):
+            if not isinstance(doc_id, str) or not doc_id:
+                raise TypeError(f"ids[{i}] must be a non-empty str, got {doc_id!r}")
+            if doc_id in seen:
+                raise ValueError(f"duplicate id {doc_id!r} at positions {seen[doc_id]} and {i}")
+            seen[doc_id] = i
+        metas = [_json_copy(m, i) for i, m in enumerate(metas_in)]
+        if n == 0:
+            return []
+        with self._lock:
+            unit = _unit_rows(vectors, self._dim, "vectors", self.model_name)
+            if unit.shape[0] != n:
+                raise ValueError(f"got {unit.shape[0]} vectors for {n} texts; they must match")
+            if self._index is None:
+                self._dim = int(unit.shape[1])
+                self._index = self._new_index(self._dim)
+            self._apply_add(unit, texts, metas, ids_in)
+        return ids_in
+
+    def _apply_add(
+        self, unit: np.ndarray, texts: list[str], metas: list[dict[str, Any]], ids: list[str]
+    ) -> None:
+        assert self._index is not None
+        existing = [(i, self._row[d]) for i, d in enumerate(ids) if d in self._row]
+        if self.index_kind == "flat" and existing:
+            fresh = [i for i, d in enumerate(ids) if d not in self._row]
+        else:
+            fresh = list(range(len(ids)))
+        start = len(self._ids)
+        if fresh:
+            self._index.add(np.ascontiguousarray(unit[fresh]))  # the only step that may fail
+        # From here on nothing can raise: plain Python bookkeeping.
+        if self.index_kind == "flat":
+            view = self._vectors()
+            for i, row in existing:
+                view[row] = unit[i]
+                self._texts[row], self._metas[row] = texts[i], metas[i]
+        else:
+            for _, row in existing:
+                self._kill(row)
+        self._alive = np.concatenate([self._alive, np.ones(len(fresh), dtype=bool)])
+        for offset, i in enumerate(fresh):
+            self._ids.append(ids[i])
+            self._texts.append(texts[i])
+            self._metas.append(metas[i])
+            self._row[ids[i]] = start + offset
+        self._maybe_compact()
+
+    def _kill(self, row: int) -> None:
+        doc_id = self._ids[row]
+        if doc_id is not None:
+            del self._row[doc_id]
+        self._ids[row] = self._texts[row] = self._metas[row] = None
+        self._alive[row] = False
+
+    def delete(self, ids: Iterable[str] | None) -> int:
+        """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
+        if ids is None:
+            return 0
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of str, got a single str; wrap it in a list")
+        wanted = list(ids)
+        with self._lock:
+            rows = [self._row[d] for d in set(wanted) if isinstance(d, str) and d in self._row]
+            for row in rows:
+                self._kill(row)
+            self._maybe_compact()
+            return len(rows)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def _maybe_compact(self) -> None:
+        dead = len(self._ids) - len(self._row)
+        if dead and dead >= 64 and dead * 4 >= len(self._ids):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild the index from live slots only (amortised over many deletes)."""
+        assert self._index is not None and self._dim is not None
+        keep = np.flatnonzero(self._alive)
+        vectors = np.ascontiguousarray(self._vectors()[keep])
+        index = self._new_index(self._dim)
+        if len(keep):
+            index.add(vectors)
+        self._index = index
+        self._ids = [self._ids[r] for r in keep]
+        self._texts = [self._texts[r] for r in keep]
+        self._metas = [self._metas[r] for r in keep]
+        self._row = {d: r for r, d in enumerate(self._ids) if d is not None}
+        self._alive = np.ones(len(keep), dtype=bool)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get(self, ids: Iterable[str]) -> list[Record]:
+        """Records for the given ids, in that order; unknown ids are skipped."""
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of str, got a single str; wrap it in a list")
+        with self._lock:
+            out = []
+            view = self._vectors() if self._index is not None else None
+            for doc_id in ids:
+                row = self._row.get(doc_id) if isinstance(doc_id, str) else None
+                if row is None or view is None:
+                    continue
+                out.append(
+                    Record(
+                        doc_id,
+                        self._texts[row] or "",
+                        copy.deepcopy(self._metas[row] or {}),
+                        view[row].copy(),
+                    )
+                )
+            return out
+
+    def records(self, filter: FilterSpec = None) -> list[Record]:
+        """Every live record (optionally filtered), in insertion order."""
+        pred = compile_filter(filter)
+        with self._lock:
+            ids = [
+                d for d, m in zip(self._ids, self._metas) if d is not None and (pred is None or pred(m or {}))
+            ]
+            return self.get(ids)
+
+    def _allowed(self, pred: Predicate | None) -> np.ndarray:
+        if pred is None:
+            return self._alive
+        metas = self._metas
+        return np.fromiter((m is not None and pred(m) for m in metas), dtype=bool, count=len(metas))
+
+    def _ranked_rows(
+        self, query: np.ndarray, k: int, pred: Predicate | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, cosine) among the live rows that pass ``pred``. Lock must be held."""
+        if self._index is None or not self._row or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        allowed = self._allowed(pred)
+        n_allowed = int(allowed.sum())
+        if n_allowed == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        k = min(k, n_allowed)
+        all_live = n_allowed == len(self._ids)
+        if self.index_kind == "hnsw":
+            hit = self._hnsw_search(query, k, None if all_live else allowed, n_allowed)
+            if hit is not None:
+                return hit
+        view = self._vectors()
+        if all_live:
+            rows = None
+            scores = view @ query
+        elif n_allowed * 2 < len(self._ids):
+            rows = np.flatnonzero(allowed)
+            scores = view[rows] @ query
+        else:
+            rows = None
+            scores = view @ query
+            scores[~allowed] = -np.inf
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        found = top if rows is None else rows[top]
+        return found.astype(np.int64), scores[top].astype(np.float32)
+
+    def _hnsw_search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None, n_allowed: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Approximate search; None asks the caller for an exact scan (selective filters)."""
+        assert self._index is not None
+        total = len(self._ids)
+        if allowed is not None and n_allowed < max(4 * k, total // 20):
+            return None  # few rows match: an exact scan over them is cheaper and exact
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, k)
+        bits = None
+        if allowed is not None:
+            bits = np.packbits(allowed, bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(total, faiss.swig_ptr(bits))
+        scores, labels = self._index.search(query[None, :], k, params=params)
+        keep = labels[0] >= 0
+        if int(keep.sum()) < k:
+            return None
+        del bits
+        return labels[0][keep].astype(np.int64), scores[0][keep]
+
+    def _query(self, vector: Any) -> np.ndarray:
+        return _unit_rows(vector, self._dim, "query vector", self.model_name)[0]
+
+    def search(self, vector: Any, k: int = 4, filter: FilterSpec = None) -> list[Hit]:
+        """The ``k`` most similar documents among those matching ``filter`` (applied first)."""
+        k = _check_k(k)
+        pred = compile_filter(filter)
+        with self._lock:
+            if self._index is None:
+                return []
+            rows, scores = self._ranked_rows(self._query(vector), k, pred)
+            return [self._hit(int(r), float(s)) for r, s in zip(rows, scores)]
+
+    def _hit(self, row: int, score: float) -> Hit:
+        return Hit(
+            self._ids[row] or "",
+            self._texts[row] or "",
+            copy.deepcopy(self._metas[row] or {}),
+            max(-1.0, min(1.0, score)),
+        )
+
+    def mmr_search(
+        self,
+        vector: Any,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterSpec = None,
+    ) -> list[Hit]:
+        """Maximal marginal relevance over the ``fetch_k`` best matches of ``filter``."""
+        k = _check_k(k)
+        fetch_k = max(_check_k(fetch_k), k)
+        pred = compile_filter(filter)
+        with self._lock:
+            if self._index is None:
+                return []
+            query = self._query(vector)
+            rows, scores = self._ranked_rows(query, fetch_k, pred)
+            if len(rows) == 0:
+                return []
+            picked = maximal_marginal_relevance(query, self._vectors()[rows], k, lambda_mult)
+            return [self._hit(int(rows[i]), float(scores[i])) for i in picked]
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write index + docstore + manifest to ``folder`` atomically (a crash keeps the old one)."""
+        with self._lock:
+            if self._index is not None and len(self._row) != len(self._ids):
+                self._compact()
+            index = self._index
+            ids = [d for d in self._ids if d is not None]
+            texts = list(self._texts)
+            metas = list(self._metas)
+            index_bytes = faiss.serialize_index(index) if index is not None else None
+
+        def fill(tmp: Path) -> None:
+            files: dict[str, str] = {}
+            if index_bytes is not None:
+                (tmp / _INDEX_FILE).write_bytes(index_bytes.tobytes())
+                files[_INDEX_FILE] = _atomic.sha256_file(tmp / _INDEX_FILE)
+            _atomic.write_json(tmp / _DOCS_FILE, {"ids": ids, "texts": texts, "metadatas": metas})
+            files[_DOCS_FILE] = _atomic.sha256_file(tmp / _DOCS_FILE)
+            _atomic.write_json(tmp / _MANIFEST, self._manifest(len(ids), files))
+
+        return _atomic.write_folder_atomically(folder, fill)
+
+    def _manifest(self, count: int, files: dict[str, str]) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_name": self.model_name,
+            "model_fingerprint": self.model_fingerprint,
+            "dim": self._dim,
+            "metric": "inner_product",
+            "normalized": True,
+            "index": self.index_kind,
+            "hnsw": {
+                "m": self.hnsw_m,
+                "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search,
+            },
+            "count": count,
+            "files": files,
+        }
+
+    @classmethod
+    def load(
+        cls,
+        folder: str | Path,
+        *,
+        expected_dim: int | None = None,
+        expected_fingerprint: str | None = None,
+        expected_model: str | None = None,
+    ) -> FaissStore:
+        """Load a saved store; refuse one built with another model or dimension, naming both."""
+        path = Path(folder).expanduser()
+        _atomic.recover(path)
+        if not path.is_dir():
+            raise StoreFormatError(f"no saved store at {path} (folder not found)")
+        manifest = _atomic.read_json(path / _MANIFEST, "store manifest")
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise StoreFormatError(f"{path} is not a deposium-rag FAISS store (manifest format)")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise StoreFormatError(
+                f"{path} has store format version {manifest.get('format_version')!r}; "
+                f"this deposium-rag reads version {FORMAT_VERSION}"
+            )
+        _check_model(manifest, path, expected_dim, expected_fingerprint, expected_model)
+        _atomic.check_files(path, manifest.get("files") or {})
+        docs = _atomic.read_json(path / _DOCS_FILE, "store docstore")
+        ids, texts, metas = docs.get("ids"), docs.get("texts"), docs.get("metadatas")
+        count = manifest.get("count")
+        if not (isinstance(ids, list) and isinstance(texts, list) and isinstance(metas, list)) or not (
+            len(ids) == len(texts) == len(metas) == count
+        ):
+            raise StoreFormatError(f"docstore in {path} does not hold {count} aligned documents")
+        hnsw = manifest.get("hnsw") or {}
+        store = cls(
+            manifest.get("dim"),
+            index=manifest.get("index", "flat"),
+            hnsw_m=hnsw.get("m", 32),
+            ef_construction=hnsw.get("ef_construction", 80),
+            ef_search=hnsw.get("ef_search", 64),
+            model_name=manifest.get("model_name"),
+            model_fingerprint=manifest.get("model_fingerprint"),
+        )
+        if count:
+            try:
+                index = faiss.read_index(str(path / _INDEX_FILE))
+            except RuntimeError as exc:
+                raise StoreFormatError(f"cannot read FAISS index in {path}: {exc}") from None
+            if (
+                index.ntotal != count
+                or index.d != store.dim
+                or index.metric_type != faiss.METRIC_INNER_PRODUCT
+            ):
+                raise StoreFormatError(
+                    f"FAISS index in {path} holds {index.ntotal} vectors of dim {index.d}; "
+                    f"manifest says {count} of dim {store.dim} (inner product)"
+                )
+            if store.index_kind == "hnsw":
+                index.hnsw.efSearch = store.ef_search
+            store._index = index
+            store._ids, store._texts, store._metas = list(ids), list(texts), list(metas)
+            store._row = {d: r for r, d in enumerate(ids)}
+            store._alive = np.ones(count, dtype=bool)
+            if len(store._row) != count:
+                raise StoreFormatError(f"docstore in {path} has duplicate ids")
+        return store
+
+
+def _check_model(
+    manifest: dict[str, Any],
+    path: Path,
+    expected_dim: int | None,
+    expected_fingerprint: str | None,
+    expected_model: str | None,
+) -> None:
+    saved_model = manifest.get("model_name")
+    saved_dim = manifest.get("dim")
+    if expected_dim is not None and saved_dim is not None and saved_dim != expected_dim:
+        raise DimensionMismatchError(
+            f"store {path} was built with model {saved_model!r} (dimension {saved_dim}); "
+            f"the model in use, {expected_model!r}, has dimension {expected_dim}. "
+            "Load it with the same model or rebuild the store."
+        )
+    saved_fp = manifest.get("model_fingerprint")
+    if expected_fingerprint and saved_fp and saved_fp != expected_fingerprint:
+        raise ModelMismatchError(
+            f"store {path} was built with model {saved_model!r}; the model in use is "
+            f"{expected_model!r}, which has other weights. Load it with the same model or rebuild."
+        )
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        if isinstance(k, float) and math.isfinite(k) and k.is_integer():
+            return int(k)
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    return int(k)
