@@ -22,10 +22,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["FilterSpec", "Predicate", "compile_filter"]
+__all__ = ["FilterSpec", "Predicate", "RowFilter", "compile_filter"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
-FilterSpec = Mapping[str, Any] | Predicate | None
+
+
+class RowFilter:
+    """A filter that sees the whole row: ``fn(id, text, metadata) -> bool``.
+
+    A plain callable filter receives only the metadata; wrap it in ``RowFilter`` when it
+    needs the id or text (the LangChain face does this to call ``fn(Document)``).
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[str, str, Mapping[str, Any]], bool]) -> None:
+        self.fn = fn
+
+
+FilterSpec = Mapping[str, Any] | Predicate | RowFilter | None
 
 _MISSING = object()
 
@@ -158,10 +173,10 @@ def _compile(spec: Mapping[str, Any]) -> Predicate:
     return lambda md: all(p(md) for p in parts)
 
 
-def compile_filter(spec: FilterSpec) -> Predicate | None:
+def compile_filter(spec: FilterSpec) -> Predicate | RowFilter | None:
     """Compile a filter dict (or pass through a callable); ``None`` or ``{}`` means no filter."""
-    if spec is None:
-        return None
+    if spec is None or isinstance(spec, RowFilter):
+        return spec
     if callable(spec) and not isinstance(spec, Mapping):
         user = spec
         return lambda md: bool(user(md))

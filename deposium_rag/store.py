@@ -37,7 +37,7 @@ from deposium_rag.errors import (
     ModelMismatchError,
     StoreFormatError,
 )
-from deposium_rag.filters import FilterSpec, Predicate, compile_filter
+from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
 
 __all__ = ["FaissStore", "Hit", "IndexKind", "Record", "maximal_marginal_relevance", "relevance"]
 
@@ -349,26 +349,54 @@ class FaissStore:
 
     def records(self, filter: FilterSpec = None) -> list[Record]:
         """Every live record (optionally filtered), in insertion order."""
-        pred = compile_filter(filter)
         with self._lock:
-            ids = [
-                d for d, m in zip(self._ids, self._metas) if d is not None and (pred is None or pred(m or {}))
-            ]
-            return self.get(ids)
+            return self.get(self.matching_ids(filter))
 
-    def _allowed(self, pred: Predicate | None) -> np.ndarray:
+    def _allowed(self, pred: Predicate | RowFilter | None, only: Iterable[str] | None = None) -> np.ndarray:
+        """Boolean mask over slots: alive, among ``only`` ids if given, passing ``pred``."""
+        if only is not None:
+            mask = np.zeros(len(self._ids), dtype=bool)
+            rows = [self._row[d] for d in only if isinstance(d, str) and d in self._row]
+            mask[rows] = True
+            return mask & self._allowed(pred) if pred is not None else mask
         if pred is None:
             return self._alive
         metas = self._metas
+        if isinstance(pred, RowFilter):
+            fn = pred.fn
+            rows_iter = zip(self._ids, self._texts, metas)
+            return np.fromiter(
+                (d is not None and bool(fn(d, t or "", m or {})) for d, t, m in rows_iter),
+                dtype=bool,
+                count=len(metas),
+            )
         return np.fromiter((m is not None and pred(m) for m in metas), dtype=bool, count=len(metas))
 
+    def matching_ids(self, filter: FilterSpec) -> list[str]:
+        """Ids of live documents matching ``filter``, in insertion order."""
+        pred = compile_filter(filter)
+        with self._lock:
+            mask = self._allowed(pred)
+            return [self._ids[r] for r in np.flatnonzero(mask)]  # type: ignore[misc]
+
+    def delete_where(self, filter: FilterSpec) -> int:
+        """Delete every document matching ``filter`` (``None`` is refused: use ``clear``)."""
+        if filter is None:
+            raise ValueError("delete_where needs a filter; call clear() to remove everything")
+        with self._lock:
+            return self.delete(self.matching_ids(filter))
+
     def _ranked_rows(
-        self, query: np.ndarray, k: int, pred: Predicate | None
+        self,
+        query: np.ndarray,
+        k: int,
+        pred: Predicate | RowFilter | None,
+        only: Iterable[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows, cosine) among the live rows that pass ``pred``. Lock must be held."""
         if self._index is None or not self._row or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        allowed = self._allowed(pred)
+        allowed = self._allowed(pred, only)
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -418,14 +446,19 @@ class FaissStore:
     def _query(self, vector: Any) -> np.ndarray:
         return _unit_rows(vector, self._dim, "query vector", self.model_name)[0]
 
-    def search(self, vector: Any, k: int = 4, filter: FilterSpec = None) -> list[Hit]:
-        """The ``k`` most similar documents among those matching ``filter`` (applied first)."""
+    def search(
+        self, vector: Any, k: int = 4, filter: FilterSpec = None, *, ids: Iterable[str] | None = None
+    ) -> list[Hit]:
+        """The ``k`` most similar documents among those matching ``filter`` (applied first).
+
+        ``ids`` restricts the search to those documents (LlamaIndex ``node_ids``).
+        """
         k = _check_k(k)
         pred = compile_filter(filter)
         with self._lock:
             if self._index is None:
                 return []
-            rows, scores = self._ranked_rows(self._query(vector), k, pred)
+            rows, scores = self._ranked_rows(self._query(vector), k, pred, ids)
             return [self._hit(int(r), float(s)) for r, s in zip(rows, scores)]
 
     def _hit(self, row: int, score: float) -> Hit:
@@ -443,6 +476,8 @@ class FaissStore:
         fetch_k: int = 20,
         lambda_mult: float = 0.5,
         filter: FilterSpec = None,
+        *,
+        ids: Iterable[str] | None = None,
     ) -> list[Hit]:
         """Maximal marginal relevance over the ``fetch_k`` best matches of ``filter``."""
         k = _check_k(k)
@@ -452,7 +487,7 @@ class FaissStore:
             if self._index is None:
                 return []
             query = self._query(vector)
-            rows, scores = self._ranked_rows(query, fetch_k, pred)
+            rows, scores = self._ranked_rows(query, fetch_k, pred, ids)
             if len(rows) == 0:
                 return []
             picked = maximal_marginal_relevance(query, self._vectors()[rows], k, lambda_mult)

@@ -8,15 +8,27 @@ from typing import Any
 from deposium_rag.errors import missing_extra
 
 try:
+    from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import VectorStore
     from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise missing_extra("langchain-core", "langchain") from exc
 
-from deposium_rag._validation import check_text
-from deposium_rag.models import StaticEmbedder
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 
-__all__ = ["Model2VecEmbeddings"]
+import numpy as np
+
+from deposium_rag._validation import check_text, check_texts
+from deposium_rag.filters import RowFilter
+from deposium_rag.models import StaticEmbedder
+from deposium_rag.store import FaissStore, Hit, IndexKind, relevance
+
+__all__ = ["FAISSVectorStore", "Model2VecEmbeddings"]
+
+LangChainFilter = Mapping[str, Any] | Callable[[Document], bool] | None
 
 
 class Model2VecEmbeddings(BaseModel, Embeddings):
@@ -76,3 +88,198 @@ class Model2VecEmbeddings(BaseModel, Embeddings):
 
     def __getstate__(self) -> Any:  # pragma: no cover - keep pickling out of reach
         raise TypeError("Model2VecEmbeddings is not picklable; rebuild it from its model name")
+
+
+# -- shared translation helpers --------------------------------------------------------------------
+def embed_texts(embedding: Embeddings, texts: Sequence[str]) -> np.ndarray:
+    """Embed with the core directly when we can (no list-of-floats detour), else via LangChain."""
+    if isinstance(embedding, Model2VecEmbeddings):
+        return embedding.embedder.encode(texts)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.asarray(embedding.embed_documents(list(texts)), dtype=np.float32)
+
+
+def embed_query(embedding: Embeddings, text: str) -> np.ndarray:
+    check_text(text, "query")
+    if isinstance(embedding, Model2VecEmbeddings):
+        return embedding.embedder.encode_one(text)
+    return np.asarray(embedding.embed_query(text), dtype=np.float32)
+
+
+def model_identity(embedding: Embeddings) -> tuple[str, str | None, int | None]:
+    """(name, weights fingerprint, dimension) of an embedding, as far as it can be known."""
+    if isinstance(embedding, Model2VecEmbeddings):
+        return embedding.model_name, embedding.embedder.fingerprint, embedding.dimension
+    name = getattr(embedding, "model", None) or getattr(embedding, "model_name", None)
+    return str(name or type(embedding).__name__), None, None
+
+
+def to_filter(filter: LangChainFilter) -> Any:
+    """LangChain filters: a dict in the core language, or ``fn(Document) -> bool``."""
+    if filter is None or isinstance(filter, Mapping):
+        return filter
+    if callable(filter):
+        user = filter
+        return RowFilter(lambda i, t, m: user(Document(page_content=t, metadata=dict(m), id=i)))
+    raise TypeError(f"filter must be a dict or a callable taking a Document, got {type(filter).__name__}")
+
+
+def to_document(hit: Hit) -> Document:
+    return Document(page_content=hit.text, metadata=hit.metadata, id=hit.id)
+
+
+class FAISSVectorStore(VectorStore):
+    """LangChain ``VectorStore`` over the deposium-rag :class:`~deposium_rag.store.FaissStore`.
+
+    Scores: ``similarity_search_with_score`` returns cosine similarity in [-1, 1] (higher is
+    closer); ``similarity_search_with_relevance_scores`` returns ``(1 + cos) / 2`` in [0, 1].
+    Filters (a dict in the core filter language, or ``fn(Document) -> bool``) are applied
+    before ranking. ``add_*`` with an existing id replaces that document.
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings,
+        *,
+        index: IndexKind = "flat",
+        store: FaissStore | None = None,
+        **index_options: Any,
+    ) -> None:
+        if not isinstance(embedding, Embeddings):
+            raise TypeError(f"embedding must be a LangChain Embeddings, got {type(embedding).__name__}")
+        self.embedding = embedding
+        name, fingerprint, dim = model_identity(embedding)
+        self.store = store or FaissStore(
+            dim, index=index, model_name=name, model_fingerprint=fingerprint, **index_options
+        )
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self.embedding
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        return relevance
+
+    # -- writes -----------------------------------------------------------------------------------
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and upsert texts; returns their ids. Nothing is stored if any input is bad."""
+        items = check_texts(texts)
+        if ids is not None:
+            ids = [i if i else _new_id() for i in ids]
+        vectors = embed_texts(self.embedding, items)
+        return self.store.add(vectors, items, metadatas, ids)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Delete by ids (unknown ids are ignored), or everything matching ``filter=``."""
+        if ids is None and kwargs.get("filter") is not None:
+            self.store.delete_where(to_filter(kwargs["filter"]))
+            return True
+        if ids is None:
+            raise ValueError("delete needs ids (or filter=...); to remove everything call store.clear()")
+        self.store.delete(ids)
+        return True
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return [Document(page_content=r.text, metadata=r.metadata, id=r.id) for r in self.store.get(ids)]
+
+    # -- search -----------------------------------------------------------------------------------
+    def similarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: LangChainFilter = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        hits = self.store.search(embedding, k, to_filter(filter))
+        return [(to_document(h), h.score) for h in hits]
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: LangChainFilter = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Top-k documents with cosine similarity in [-1, 1]."""
+        vector = embed_query(self.embedding, query)
+        return self.similarity_search_with_score_by_vector(vector, k, filter, **kwargs)  # type: ignore[arg-type]
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: LangChainFilter = None, **kwargs: Any
+    ) -> list[Document]:
+        return [d for d, _ in self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)]
+
+    def similarity_search(
+        self, query: str, k: int = 4, filter: LangChainFilter = None, **kwargs: Any
+    ) -> list[Document]:
+        return [d for d, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: LangChainFilter = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        hits = self.store.mmr_search(embedding, k, fetch_k, lambda_mult, to_filter(filter))
+        return [to_document(h) for h in hits]
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: LangChainFilter = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        vector = embed_query(self.embedding, query)
+        return self.max_marginal_relevance_search_by_vector(
+            vector,  # type: ignore[arg-type]
+            k,
+            fetch_k,
+            lambda_mult,
+            filter,
+            **kwargs,
+        )
+
+    # -- construction and persistence -------------------------------------------------------------
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> FAISSVectorStore:
+        store = cls(embedding, **kwargs)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Save atomically: FAISS index + JSON docstore + manifest. No pickle anywhere."""
+        return self.store.save(folder)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], embedding: Embeddings) -> FAISSVectorStore:
+        """Load a saved store; refuses one built with another model or dimension."""
+        name, fingerprint, dim = model_identity(embedding)
+        if dim is None:
+            dim = len(embedding.embed_query("dimension probe"))
+        store = FaissStore.load(
+            folder, expected_dim=dim, expected_fingerprint=fingerprint, expected_model=name
+        )
+        return cls(embedding, store=store)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+def _new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex

@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from deposium_rag.errors import missing_extra
 
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+    from llama_index.core.schema import BaseNode, MetadataMode
+    from llama_index.core.vector_stores.types import (
+        BasePydanticVectorStore,
+        FilterCondition,
+        FilterOperator,
+        MetadataFilter,
+        MetadataFilters,
+        VectorStoreQuery,
+        VectorStoreQueryMode,
+        VectorStoreQueryResult,
+    )
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
     from pydantic import Field, PrivateAttr
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise missing_extra("llama-index-core", "llamaindex") from exc
 
-from deposium_rag.models import StaticEmbedder
+import os
+from pathlib import Path
 
-__all__ = ["Model2VecEmbedding"]
+import numpy as np
+
+from deposium_rag.models import StaticEmbedder
+from deposium_rag.store import FaissStore, IndexKind
+
+__all__ = ["FAISSVectorStore", "Model2VecEmbedding", "to_core_filter"]
+
+DEFAULT_STORE_NAME = "vector_store"
 
 
 class Model2VecEmbedding(BaseEmbedding):
@@ -74,3 +95,241 @@ class Model2VecEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+# -- vector store ----------------------------------------------------------------------------------
+_OPERATORS = {
+    FilterOperator.EQ: "$eq",
+    FilterOperator.NE: "$ne",
+    FilterOperator.GT: "$gt",
+    FilterOperator.GTE: "$gte",
+    FilterOperator.LT: "$lt",
+    FilterOperator.LTE: "$lte",
+    FilterOperator.IN: "$in",
+    FilterOperator.NIN: "$nin",
+    FilterOperator.ANY: "$any",
+    FilterOperator.ALL: "$all",
+    FilterOperator.TEXT_MATCH: "$text_match",
+    FilterOperator.TEXT_MATCH_INSENSITIVE: "$text_match_insensitive",
+    FilterOperator.CONTAINS: "$contains",
+    FilterOperator.IS_EMPTY: "$is_empty",
+}
+
+
+def _one(f: MetadataFilter) -> dict[str, Any]:
+    op = _OPERATORS.get(FilterOperator(f.operator))
+    if op is None:  # pragma: no cover - every LlamaIndex operator is mapped
+        raise ValueError(f"unsupported LlamaIndex filter operator {f.operator!r}")
+    if op == "$is_empty":
+        return {f.key: {"$is_empty": True}}
+    cond = {f.key: {op: f.value}}
+    if op in ("$ne", "$nin"):
+        # LlamaIndex counts a missing key as "not equal"; keep its meaning.
+        return {"$or": [cond, {f.key: {"$exists": False}}]}
+    return cond
+
+
+def to_core_filter(filters: MetadataFilters | None) -> dict[str, Any] | None:
+    """Translate LlamaIndex ``MetadataFilters`` (nested, AND/OR/NOT) to the core filter language."""
+    if filters is None or not filters.filters:
+        return None
+    parts = [to_core_filter(f) if isinstance(f, MetadataFilters) else _one(f) for f in filters.filters]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    condition = FilterCondition(filters.condition or FilterCondition.AND)
+    if condition == FilterCondition.OR:
+        return {"$or": parts}
+    if condition == FilterCondition.NOT:
+        return {"$not": {"$or": parts}}  # LlamaIndex: none of the filters match
+    return {"$and": parts}
+
+
+def _persist_folder(persist_path: str | os.PathLike[str]) -> Path:
+    """StorageContext hands us ``<dir>/<namespace>__vector_store.json``; we keep a folder."""
+    path = Path(persist_path)
+    return path.with_suffix("") if path.suffix == ".json" else path
+
+
+class FAISSVectorStore(BasePydanticVectorStore):
+    """LlamaIndex vector store over the deposium-rag :class:`~deposium_rag.store.FaissStore`.
+
+    Stores text and node JSON (``stores_text=True``) so ``VectorStoreIndex.from_vector_store``
+    works without a docstore. Similarities are cosine in [-1, 1]; metadata filters (every
+    LlamaIndex operator, nested AND/OR/NOT) apply before ranking; MMR mode is supported.
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+
+    _store: FaissStore = PrivateAttr()
+
+    def __init__(
+        self,
+        store: FaissStore | None = None,
+        *,
+        dim: int | None = None,
+        index: IndexKind = "flat",
+        embed_model: Model2VecEmbedding | None = None,
+        **index_options: Any,
+    ) -> None:
+        super().__init__(stores_text=True)
+        if store is None:
+            name = fingerprint = None
+            if embed_model is not None:
+                name, fingerprint = embed_model.model_name, embed_model.embedder.fingerprint
+                dim = dim or embed_model.dimension
+            store = FaissStore(
+                dim, index=index, model_name=name, model_fingerprint=fingerprint, **index_options
+            )
+        self._store = store
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "DeposiumFAISSVectorStore"
+
+    @property
+    def client(self) -> FaissStore:
+        return self._store
+
+    # -- writes -----------------------------------------------------------------------------------
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Upsert nodes (they must carry embeddings); all or nothing."""
+        if not nodes:
+            return []
+        vectors = []
+        for i, node in enumerate(nodes):
+            if node.embedding is None:
+                raise ValueError(
+                    f"nodes[{i}] ({node.node_id}) has no embedding; embed it first "
+                    "(VectorStoreIndex does this with its embed_model)"
+                )
+            vectors.append(node.embedding)
+        texts = [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
+        metadatas = [node_to_metadata_dict(n, remove_text=True, flat_metadata=False) for n in nodes]
+        return self._store.add(
+            np.asarray(vectors, dtype=np.float32), texts, metadatas, [n.node_id for n in nodes]
+        )
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node of a source document."""
+        self._store.delete_where({"ref_doc_id": ref_doc_id})
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete nodes by id and/or filter (both given: nodes that satisfy both)."""
+        if node_ids is None and filters is None:
+            return
+        self._store.delete(self._select(node_ids, filters))
+
+    def clear(self) -> None:
+        self._store.clear()
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _select(self, node_ids: list[str] | None, filters: MetadataFilters | None) -> list[str]:
+        if filters is None:
+            return list(node_ids or [])
+        matching = self._store.matching_ids(to_core_filter(filters))
+        if node_ids is None:
+            return matching
+        wanted = set(node_ids)
+        return [i for i in matching if i in wanted]
+
+    def get_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **kwargs: Any
+    ) -> list[BaseNode]:
+        ids = self._store.ids() if node_ids is None and filters is None else self._select(node_ids, filters)
+        out = []
+        for rec in self._store.get(ids):
+            node = metadata_dict_to_node(rec.metadata, text=rec.text)
+            node.embedding = rec.vector.tolist()
+            out.append(node)
+        return out
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Dense (default) or MMR query with filters, ``doc_ids`` and ``node_ids`` applied first."""
+        if query.query_embedding is None:
+            raise ValueError("VectorStoreQuery.query_embedding is required (this store searches vectors)")
+        core = to_core_filter(query.filters)
+        if query.doc_ids:  # LlamaIndex passes [] for 'no restriction'
+            by_doc = {"ref_doc_id": {"$in": list(query.doc_ids)}}
+            core = by_doc if core is None else {"$and": [core, by_doc]}
+        k = query.similarity_top_k
+        mode = VectorStoreQueryMode(query.mode)
+        if mode == VectorStoreQueryMode.MMR:
+            lam = query.mmr_threshold if query.mmr_threshold is not None else 0.5
+            fetch_k = int(kwargs.get("mmr_prefetch_k") or max(20, 4 * k))
+            hits = self._store.mmr_search(
+                query.query_embedding, k, fetch_k, lam, core, ids=query.node_ids or None
+            )
+        elif mode == VectorStoreQueryMode.DEFAULT:
+            hits = self._store.search(query.query_embedding, k, core, ids=query.node_ids or None)
+        else:
+            raise ValueError(f"query mode {mode.value!r} is not supported here; use 'default' or 'mmr'")
+        nodes = [metadata_dict_to_node(h.metadata, text=h.text) for h in hits]
+        return VectorStoreQueryResult(
+            nodes=nodes, similarities=[h.score for h in hits], ids=[h.id for h in hits]
+        )
+
+    # -- persistence ------------------------------------------------------------------------------
+    def persist(self, persist_path: str = DEFAULT_STORE_NAME, fs: Any | None = None) -> None:
+        """Save atomically (FAISS index + JSON + manifest; no pickle). Local paths only."""
+        if fs is not None and getattr(fs, "protocol", "file") not in ("file", ("file", "local")):
+            raise NotImplementedError("FAISSVectorStore persists to the local filesystem only")
+        self._store.save(_persist_folder(persist_path))
+
+    @classmethod
+    def from_persist_path(
+        cls, persist_path: str, fs: Any | None = None, embed_model: Model2VecEmbedding | None = None
+    ) -> FAISSVectorStore:
+        """Load a store saved by :meth:`persist`; with ``embed_model``, refuse another model's store."""
+        expected: dict[str, Any] = {}
+        if embed_model is not None:
+            expected = {
+                "expected_dim": embed_model.dimension,
+                "expected_fingerprint": embed_model.embedder.fingerprint,
+                "expected_model": embed_model.model_name,
+            }
+        return cls(store=FaissStore.load(_persist_folder(persist_path), **expected))
+
+    @classmethod
+    def from_persist_dir(
+        cls,
+        persist_dir: str = "./storage",
+        namespace: str = "default",
+        fs: Any | None = None,
+        embed_model: Model2VecEmbedding | None = None,
+    ) -> FAISSVectorStore:
+        """Load the store that ``StorageContext.persist(persist_dir)`` wrote."""
+        path = Path(persist_dir) / f"{namespace}__{DEFAULT_STORE_NAME}"
+        return cls.from_persist_path(str(path), fs=fs, embed_model=embed_model)
+
+    # -- async twins ------------------------------------------------------------------------------
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        return await asyncio.to_thread(self.add, nodes, **kwargs)
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+
+    async def aget_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **kwargs: Any
+    ) -> list[BaseNode]:
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters, **kwargs)
+
+    async def aclear(self) -> None:
+        await asyncio.to_thread(self.clear)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        return await asyncio.to_thread(self.query, query, **kwargs)

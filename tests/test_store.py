@@ -1,0 +1,353 @@
+"""Core FaissStore: upsert, delete, pre-filtering, scores, atomicity, persistence, threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
+from deposium_rag.store import FaissStore, relevance
+
+KINDS = ["flat", "hnsw"]
+
+
+def vecs(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+def filled(kind: str = "flat", n: int = 200, dim: int = 16) -> tuple[FaissStore, np.ndarray]:
+    store = FaissStore(index=kind)
+    v = vecs(n, dim)
+    store.add(
+        v,
+        [f"text {i}" for i in range(n)],
+        [{"i": i, "g": i % 10} for i in range(n)],
+        [f"id{i}" for i in range(n)],
+    )
+    return store, v
+
+
+def snapshot(store: FaissStore) -> tuple:
+    recs = store.records()
+    return tuple((r.id, r.text, json.dumps(r.metadata), r.vector.tobytes()) for r in recs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_finds_itself_with_score_one(kind: str) -> None:
+    store, v = filled(kind)
+    hit = store.search(v[42], k=1)[0]
+    assert hit.id == "id42" and hit.text == "text 42" and hit.metadata == {"i": 42, "g": 2}
+    assert hit.score == pytest.approx(1.0, abs=1e-5) and hit.relevance == pytest.approx(1.0, abs=1e-5)
+
+
+def test_score_convention_cosine_and_relevance() -> None:
+    store = FaissStore(2)
+    store.add([[1, 0], [0, 1], [-1, 0]], ["same", "orthogonal", "opposite"], ids=["s", "o", "x"])
+    hits = {h.id: h for h in store.search([3.0, 0.0], k=3)}  # unnormalised query is fine
+    assert hits["s"].score == pytest.approx(1.0) and hits["s"].relevance == pytest.approx(1.0)
+    assert hits["o"].score == pytest.approx(0.0, abs=1e-6) and hits["o"].relevance == pytest.approx(0.5)
+    assert hits["x"].score == pytest.approx(-1.0) and hits["x"].relevance == pytest.approx(0.0)
+    assert [h.id for h in store.search([1.0, 0.1], k=3)] == ["s", "o", "x"]
+    assert relevance(-1.5) == 0.0 and relevance(1.5) == 1.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_filter_applies_before_ranking(kind: str) -> None:
+    """10 matching documents far from the query among 5,000: all 10 come back."""
+    dim = 16
+    rng = np.random.default_rng(1)
+    query = rng.normal(size=dim).astype(np.float32)
+    near = query + 0.05 * rng.normal(size=(4990, dim)).astype(np.float32)
+    far = -query + 0.05 * rng.normal(size=(10, dim)).astype(np.float32)
+    store = FaissStore(index=kind)
+    store.add(np.vstack([near, far]), ["x"] * 5000, [{"rare": False}] * 4990 + [{"rare": True}] * 10)
+    hits = store.search(query, k=10, filter={"rare": True})
+    assert len(hits) == 10 and all(h.metadata["rare"] for h in hits)
+    assert len(store.search(query, k=50, filter={"rare": True})) == 10
+    assert store.search(query, k=5, filter={"rare": "nope"}) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_filtered_search_is_exact_top_k(kind: str) -> None:
+    store, v = filled(kind, n=2000)
+    q = vecs(1, seed=9)[0]
+    got = [h.id for h in store.search(q, k=5, filter={"g": 3})]
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    scores = unit @ (q / np.linalg.norm(q))
+    cand = [i for i in range(2000) if i % 10 == 3]
+    want = [f"id{i}" for i in sorted(cand, key=lambda i: -scores[i])[:5]]
+    assert got == want
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_upsert_replaces_in_place(kind: str) -> None:
+    store, v = filled(kind, n=50)
+    store.add(-v[7:8], ["replaced"], [{"new": True}], ["id7"])
+    assert len(store) == 50
+    rec = store.get(["id7"])[0]
+    assert rec.text == "replaced" and rec.metadata == {"new": True}
+    assert store.search(-v[7], k=1)[0].id == "id7"
+    assert store.search(v[7], k=1)[0].id != "id7"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_delete_and_missing_ids(kind: str) -> None:
+    store, v = filled(kind, n=300)
+    assert store.delete(["id1", "id2", "nope"]) == 2
+    assert store.delete(["id1"]) == 0 and store.delete([]) == 0
+    assert len(store) == 298 and "id1" not in store
+    assert all(h.id not in {"id1", "id2"} for h in store.search(v[1], k=20))
+    # Deleting most of the store compacts it; everything left still maps right.
+    store.delete([f"id{i}" for i in range(0, 300, 3)])
+    for h in store.search(v[5], k=50):
+        assert h.text == "text " + h.id[2:] and h.metadata["i"] == int(h.id[2:])
+
+
+def test_get_keeps_order_and_skips_missing() -> None:
+    store, _ = filled(n=10)
+    assert [r.id for r in store.get(["id3", "zzz", "id1"])] == ["id3", "id1"]
+
+
+def test_returned_metadata_is_a_copy() -> None:
+    store, v = filled(n=5)
+    store.search(v[0], k=1)[0].metadata["i"] = "mutated"
+    store.get(["id0"])[0].metadata["i"] = "mutated"
+    assert store.get(["id0"])[0].metadata["i"] == 0
+
+
+def test_mmr_prefers_diversity() -> None:
+    store = FaissStore(2)
+    store.add([[1, 0], [0.999, 0.04], [0.7, 0.7]], ["a", "a-dup", "b"], ids=["a", "d", "b"])
+    assert [h.id for h in store.mmr_search([1, 0], k=2, fetch_k=3, lambda_mult=0.3)] == ["a", "b"]
+    assert [h.id for h in store.mmr_search([1, 0], k=2, fetch_k=3, lambda_mult=1.0)] == ["a", "d"]
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda s: s.add(vecs(2, 8), ["a", "b"], ids=["n1", "n2"]), DimensionMismatchError),
+        (lambda s: s.add(vecs(2), ["a", "b"], ids=["n1", "n1"]), ValueError),
+        (lambda s: s.add(vecs(2), ["a", "b"], [{"x": 1}, {"d": object()}], ["n1", "n2"]), TypeError),
+        (lambda s: s.add(vecs(2), ["a", 5], ids=["n1", "n2"]), TypeError),
+        (lambda s: s.add(vecs(3), ["a", "b"], ids=["n1", "n2"]), ValueError),
+        (lambda s: s.add(np.full((2, 16), np.nan), ["a", "b"], ids=["id0", "n2"]), ValueError),
+        (lambda s: s.add(vecs(1), ["a"], ids=[""]), TypeError),
+        (lambda s: s.search(vecs(1, 8)[0]), DimensionMismatchError),
+        (lambda s: s.search(vecs(1)[0], filter={"g": {"$bad": 1}}), ValueError),
+        (lambda s: s.delete("id0"), TypeError),
+    ],
+)
+def test_bad_input_raises_and_leaves_store_unchanged(call, error) -> None:
+    store, _ = filled(n=20)
+    before = snapshot(store)
+    with pytest.raises(error):
+        call(store)
+    assert snapshot(store) == before
+
+
+def test_dimension_error_names_both_dims_and_model() -> None:
+    store = FaissStore(16, model_name="my-model")
+    with pytest.raises(DimensionMismatchError, match="dimension 8.*my-model.*dimension 16"):
+        store.add(vecs(1, 8), ["x"])
+
+
+def test_empty_store_and_k_zero() -> None:
+    store = FaissStore()
+    assert store.search([1.0, 2.0], k=3) == [] and len(store) == 0
+    filled_store, v = filled(n=5)
+    assert filled_store.search(v[0], k=0) == []
+    with pytest.raises(ValueError):
+        filled_store.search(v[0], k=-1)
+
+
+def test_zero_vectors_score_zero_not_nan() -> None:
+    store = FaissStore(4)
+    store.add([[0, 0, 0, 0], [1, 0, 0, 0]], ["empty", "x"], ids=["e", "x"])
+    hits = store.search([1, 0, 0, 0], k=2)
+    assert [h.id for h in hits] == ["x", "e"] and hits[1].score == 0.0
+
+
+# -- persistence -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_load_roundtrip(tmp_path: Path, kind: str) -> None:
+    store, v = filled(kind, n=300)
+    store.model_name, store.model_fingerprint = "m", "abc"
+    store.delete(["id3"])
+    store.save(tmp_path / "s")
+    loaded = FaissStore.load(tmp_path / "s", expected_dim=16, expected_fingerprint="abc")
+    assert loaded.index_kind == kind and len(loaded) == 299 and loaded.model_name == "m"
+    for q in v[:20]:
+        assert store.search(q, 5, {"g": {"$lt": 5}}) == loaded.search(q, 5, {"g": {"$lt": 5}})
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["count"] == 299
+    assert manifest["metric"] == "inner_product" and manifest["dim"] == 16
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        "docstore.json",
+        "index.faiss",
+        "manifest.json",
+    ]
+
+
+def test_load_never_unpickles(tmp_path: Path, monkeypatch) -> None:
+    store, _ = filled(n=10)
+    store.save(tmp_path / "s")
+
+    def refuse(*a, **k):
+        raise AssertionError("pickle used on load")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    assert len(FaissStore.load(tmp_path / "s")) == 10
+
+
+def test_load_refuses_other_model_or_dim(tmp_path: Path) -> None:
+    store = FaissStore(16, model_name="model-a", model_fingerprint="aaa")
+    store.add(vecs(3), ["a", "b", "c"])
+    store.save(tmp_path / "s")
+    with pytest.raises(DimensionMismatchError, match="model-a.*dimension 16.*model-b.*dimension 32"):
+        FaissStore.load(tmp_path / "s", expected_dim=32, expected_fingerprint="bbb", expected_model="model-b")
+    with pytest.raises(ModelMismatchError, match="model-a.*model-b"):
+        FaissStore.load(tmp_path / "s", expected_dim=16, expected_fingerprint="bbb", expected_model="model-b")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "index.faiss").write_bytes((d / "index.faiss").read_bytes()[:100]), "checksum"),
+        (lambda d: (d / "docstore.json").write_text('{"ids": ["x"]'), "checksum"),
+        (lambda d: (d / "docstore.json").unlink(), "missing"),
+        (lambda d: (d / "manifest.json").unlink(), "manifest is missing"),
+        (lambda d: (d / "manifest.json").write_text("{not json"), "not valid JSON"),
+        (lambda d: (d / "manifest.json").write_text('{"format": "other"}'), "not a deposium-rag"),
+    ],
+)
+def test_damaged_store_gives_clear_error(tmp_path: Path, damage, message: str) -> None:
+    store, _ = filled(n=10)
+    folder = store.save(tmp_path / "s")
+    damage(folder)
+    with pytest.raises(StoreFormatError, match=message):
+        FaissStore.load(folder)
+
+
+def test_tampered_docstore_with_matching_checksum_is_still_checked(tmp_path: Path) -> None:
+    from deposium_rag._atomic import sha256_file
+
+    store, _ = filled(n=10)
+    folder = store.save(tmp_path / "s")
+    (folder / "docstore.json").write_text(json.dumps({"ids": ["a"], "texts": ["a"], "metadatas": [{}]}))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["docstore.json"] = sha256_file(folder / "docstore.json")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreFormatError, match="does not hold 10"):
+        FaissStore.load(folder)
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(StoreFormatError, match="folder not found"):
+        FaissStore.load(tmp_path / "nothing")
+
+
+def test_crash_between_renames_recovers_old_store(tmp_path: Path) -> None:
+    store, _v = filled(n=10)
+    folder = store.save(tmp_path / "s")
+    os.rename(folder, tmp_path / ".s.old")  # the state right after the first rename
+    (tmp_path / ".s.tmp").mkdir()
+    assert len(FaissStore.load(folder)) == 10
+    store.add(vecs(1), ["more"], ids=["more"])
+    store.save(folder)
+    assert len(FaissStore.load(folder)) == 11
+    assert not (tmp_path / ".s.old").exists() and not (tmp_path / ".s.tmp").exists()
+
+
+SAVER = """
+import sys, numpy as np
+from deposium_rag.store import FaissStore
+s = FaissStore(64)
+n = 60000
+s.add(np.random.default_rng(0).normal(size=(n, 64)).astype('float32'), ['t' * 200] * n,
+      [{'k': i} for i in range(n)], [str(i) for i in range(n)])
+print('ready', flush=True)
+while True:
+    s.save(sys.argv[1])
+"""
+
+
+def test_kill_during_save_keeps_a_loadable_store(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    old, _ = filled(n=10)
+    old.save(folder)
+    proc = subprocess.Popen([sys.executable, "-c", SAVER, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        deadline = time.time() + 60
+        while not (tmp_path / ".store.tmp").exists() and time.time() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    loaded = FaissStore.load(folder)
+    assert len(loaded) in (10, 60000)
+
+
+# -- threads ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_concurrent_writers_and_readers_never_mismatch(kind: str) -> None:
+    """8 writers upsert/delete while 8 readers search; every hit must be self-consistent."""
+    dim = 16
+    store = FaissStore(dim, index=kind)
+    mismatches: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer(w: int) -> None:
+        rng = np.random.default_rng(w)
+        try:
+            for r in range(40):
+                ids = [f"w{w}-{j}" for j in rng.integers(0, 60, size=10)]
+                ids = list(dict.fromkeys(ids))
+                v = rng.normal(size=(len(ids), dim)).astype(np.float32)
+                store.add(v, [f"text:{i}" for i in ids], [{"id": i} for i in ids], ids)
+                if r % 3 == 0:
+                    store.delete(ids[:3])
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader(r: int) -> None:
+        rng = np.random.default_rng(100 + r)
+        try:
+            while not stop.is_set():
+                filt = {"id": {"$exists": True}} if r % 2 else None
+                for h in store.search(rng.normal(size=dim), k=10, filter=filt):
+                    if h.text != f"text:{h.id}" or h.metadata.get("id") != h.id:
+                        mismatches.append(h.id)
+                for rec in store.get(store.ids()[:20]):
+                    if rec.text != f"text:{rec.id}":
+                        mismatches.append(rec.id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    readers = [threading.Thread(target=reader, args=(r,)) for r in range(8)]
+    for t in writers + readers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert errors == [] and mismatches == []
+    # Final state: every id maps to its own vector (search by its vector finds itself).
+    for rec in store.records()[:50]:
+        assert store.search(rec.vector, k=1)[0].id == rec.id or kind == "hnsw"
