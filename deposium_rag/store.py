@@ -99,7 +99,7 @@ def _unit_rows(vectors: Any, dim: int | None, what: str, model: str | None) -> n
     return arr
 
 
-def _json_copy(metadata: Any, position: int) -> dict[str, Any]:
+def json_metadata(metadata: Any, position: int) -> dict[str, Any]:
     """A deep copy through JSON: what is stored is exactly what a save and load give back."""
     if metadata is None:
         return {}
@@ -238,7 +238,7 @@ class FaissStore:
             if doc_id in seen:
                 raise ValueError(f"duplicate id {doc_id!r} at positions {seen[doc_id]} and {i}")
             seen[doc_id] = i
-        metas = [_json_copy(m, i) for i, m in enumerate(metas_in)]
+        metas = [json_metadata(m, i) for i, m in enumerate(metas_in)]
         if n == 0:
             return []
         with self._lock:
@@ -496,25 +496,25 @@ class FaissStore:
     # -- persistence -----------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         """Write index + docstore + manifest to ``folder`` atomically (a crash keeps the old one)."""
+        return _atomic.write_folder_atomically(folder, self.write)
+
+    def write(self, folder: Path) -> None:
+        """Write the store's files into an existing empty folder (not atomic: see :meth:`save`)."""
         with self._lock:
             if self._index is not None and len(self._row) != len(self._ids):
                 self._compact()
-            index = self._index
+            index_bytes = faiss.serialize_index(self._index) if self._index is not None else None
             ids = [d for d in self._ids if d is not None]
             texts = list(self._texts)
             metas = list(self._metas)
-            index_bytes = faiss.serialize_index(index) if index is not None else None
-
-        def fill(tmp: Path) -> None:
-            files: dict[str, str] = {}
-            if index_bytes is not None:
-                (tmp / _INDEX_FILE).write_bytes(index_bytes.tobytes())
-                files[_INDEX_FILE] = _atomic.sha256_file(tmp / _INDEX_FILE)
-            _atomic.write_json(tmp / _DOCS_FILE, {"ids": ids, "texts": texts, "metadatas": metas})
-            files[_DOCS_FILE] = _atomic.sha256_file(tmp / _DOCS_FILE)
-            _atomic.write_json(tmp / _MANIFEST, self._manifest(len(ids), files))
-
-        return _atomic.write_folder_atomically(folder, fill)
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, str] = {}
+        if index_bytes is not None:
+            (folder / _INDEX_FILE).write_bytes(index_bytes.tobytes())
+            files[_INDEX_FILE] = _atomic.sha256_file(folder / _INDEX_FILE)
+        _atomic.write_json(folder / _DOCS_FILE, {"ids": ids, "texts": texts, "metadatas": metas})
+        files[_DOCS_FILE] = _atomic.sha256_file(folder / _DOCS_FILE)
+        _atomic.write_json(folder / _MANIFEST, self._manifest(len(ids), files))
 
     def _manifest(self, count: int, files: dict[str, str]) -> dict[str, Any]:
         return {

@@ -8,8 +8,10 @@ from typing import Any
 from deposium_rag.errors import missing_extra
 
 try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
+    from langchain_core.retrievers import BaseRetriever
     from langchain_core.vectorstores import VectorStore
     from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -24,9 +26,10 @@ import numpy as np
 from deposium_rag._validation import check_text, check_texts
 from deposium_rag.filters import RowFilter
 from deposium_rag.models import StaticEmbedder
+from deposium_rag.retrievers.router import LanguageRouter, RoutedResult
 from deposium_rag.store import FaissStore, Hit, IndexKind, relevance
 
-__all__ = ["FAISSVectorStore", "Model2VecEmbeddings"]
+__all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbeddings"]
 
 LangChainFilter = Mapping[str, Any] | Callable[[Document], bool] | None
 
@@ -283,3 +286,114 @@ def _new_id() -> str:
     import uuid
 
     return uuid.uuid4().hex
+
+
+# -- language routing retriever --------------------------------------------------------------------
+class EmbeddingsEncoder:
+    """Lets any LangChain ``Embeddings`` serve as the router's encoder."""
+
+    def __init__(self, embedding: Embeddings) -> None:
+        self.embedding = embedding
+        self.model_name, self.fingerprint, dim = model_identity(embedding)
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = len(self.embedding.embed_query("dimension probe"))
+        return self._dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = embed_texts(self.embedding, texts)
+        return vectors.reshape(len(texts), self.dim) if len(texts) == 0 else vectors
+
+
+def as_encoder(embedding: Embeddings) -> Any:
+    """The core encoder behind an embedding: our own embedder directly, else an adapter."""
+    return embedding.embedder if isinstance(embedding, Model2VecEmbeddings) else EmbeddingsEncoder(embedding)
+
+
+def routed_documents(result: RoutedResult) -> list[Document]:
+    """Documents carrying ``language``, ``score`` (cosine) and ``relevance`` in metadata."""
+    docs = []
+    for hit, lang in zip(result.hits, result.languages):
+        md = {**hit.metadata, "language": lang, "score": hit.score, "relevance": relevance(hit.score)}
+        docs.append(Document(page_content=hit.text, metadata=md, id=hit.id))
+    return docs
+
+
+class LanguageRoutingRetriever(BaseRetriever):
+    """Retriever that searches only the partition of the query's language.
+
+    ``invoke(query, k=..., language=..., filter=...)`` overrides the defaults per call.
+    Build one with :meth:`from_texts` / :meth:`from_documents`, or around an existing
+    :class:`~deposium_rag.retrievers.LanguageRouter`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    router: LanguageRouter
+    k: int = Field(default=4, ge=0)
+    language: str | None = None
+    filter: dict[str, Any] | None = None
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        language: str | None = None,
+        filter: LangChainFilter = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        result = self.router.search(
+            query,
+            self.k if k is None else k,
+            language=language or self.language,
+            filter=to_filter(filter if filter is not None else self.filter),
+        )
+        return routed_documents(result)
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: Sequence[str],
+        embedding: Embeddings,
+        metadatas: Sequence[dict[str, Any]] | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        k: int = 4,
+        **router_options: Any,
+    ) -> LanguageRoutingRetriever:
+        """Detect each text's language, embed, and build the partitions."""
+        router = LanguageRouter(as_encoder(embedding), **router_options)
+        router.add(list(texts), list(metadatas) if metadatas is not None else None, ids)
+        return cls(router=router, k=k)
+
+    @classmethod
+    def from_documents(
+        cls, documents: Sequence[Document], embedding: Embeddings, *, k: int = 4, **router_options: Any
+    ) -> LanguageRoutingRetriever:
+        ids = [d.id for d in documents]
+        return cls.from_texts(
+            [d.page_content for d in documents],
+            embedding,
+            [d.metadata for d in documents],
+            ids=ids if all(ids) else None,
+            k=k,
+            **router_options,
+        )
+
+    def add_documents(self, documents: Sequence[Document]) -> list[str]:
+        ids = [d.id or _new_id() for d in documents]
+        return self.router.add([d.page_content for d in documents], [d.metadata for d in documents], ids)
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        return self.router.save(folder)
+
+    @classmethod
+    def load(
+        cls, folder: str | os.PathLike[str], embedding: Embeddings, *, k: int = 4
+    ) -> LanguageRoutingRetriever:
+        return cls(router=LanguageRouter.load(folder, as_encoder(embedding)), k=k)

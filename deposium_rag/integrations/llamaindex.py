@@ -10,7 +10,9 @@ from deposium_rag.errors import missing_extra
 
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-    from llama_index.core.schema import BaseNode, MetadataMode
+    from llama_index.core.callbacks import CallbackManager
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
     from llama_index.core.vector_stores.types import (
         BasePydanticVectorStore,
         FilterCondition,
@@ -32,9 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from deposium_rag.models import StaticEmbedder
+from deposium_rag.retrievers.router import LanguageRouter
 from deposium_rag.store import FaissStore, IndexKind
 
-__all__ = ["FAISSVectorStore", "Model2VecEmbedding", "to_core_filter"]
+__all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbedding", "to_core_filter"]
 
 DEFAULT_STORE_NAME = "vector_store"
 
@@ -333,3 +336,80 @@ class FAISSVectorStore(BasePydanticVectorStore):
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         return await asyncio.to_thread(self.query, query, **kwargs)
+
+
+# -- language routing retriever --------------------------------------------------------------------
+class LanguageRoutingRetriever(BaseRetriever):
+    """LlamaIndex retriever that searches only the partition of the query's language.
+
+    Returned nodes carry ``language`` in metadata; that key is excluded from the text
+    LlamaIndex embeds and shows the LLM, so it never skews vectors or prompts.
+    """
+
+    def __init__(
+        self,
+        router: LanguageRouter,
+        similarity_top_k: int = 4,
+        *,
+        language: str | None = None,
+        filters: MetadataFilters | dict[str, Any] | None = None,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(callback_manager=callback_manager, **kwargs)
+        self.router = router
+        self.similarity_top_k = similarity_top_k
+        self.language = language
+        self.filters = filters
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[BaseNode],
+        embed_model: Model2VecEmbedding,
+        similarity_top_k: int = 4,
+        **router_options: Any,
+    ) -> LanguageRoutingRetriever:
+        """Build partitions from LlamaIndex documents or nodes, embedded with ``embed_model``."""
+        router = LanguageRouter(embed_model.embedder, **router_options)
+        retriever = cls(router, similarity_top_k)
+        retriever.add_nodes(documents)
+        return retriever
+
+    def add_nodes(self, nodes: Sequence[BaseNode]) -> list[str]:
+        """Upsert nodes: detection reads the bare text, the vector comes from the embed text."""
+        key = self.router.language_key
+        for node in nodes:
+            if key not in node.excluded_embed_metadata_keys:
+                node.excluded_embed_metadata_keys = [*node.excluded_embed_metadata_keys, key]
+        return self.router.add(
+            [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
+            [dict(n.metadata) for n in nodes],
+            [n.node_id for n in nodes],
+            embed_texts=[n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
+        )
+
+    def _filter(self) -> dict[str, Any] | None:
+        if isinstance(self.filters, MetadataFilters):
+            return to_core_filter(self.filters)
+        return self.filters
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        result = self.router.search(
+            query_bundle.query_str, self.similarity_top_k, language=self.language, filter=self._filter()
+        )
+        key = self.router.language_key
+        out = []
+        for hit, lang in zip(result.hits, result.languages):
+            node = TextNode(
+                id_=hit.id,
+                text=hit.text,
+                metadata={**hit.metadata, key: lang},
+                excluded_embed_metadata_keys=[key],
+                excluded_llm_metadata_keys=[key],
+            )
+            out.append(NodeWithScore(node=node, score=hit.score))
+        return out
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._retrieve, query_bundle)

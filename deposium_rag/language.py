@@ -1,0 +1,325 @@
+"""Language detection: one small protocol, two backends, ISO 639-1 codes everywhere.
+
+Why restrict candidates: queries are short ("Explain quantum computing"), where detectors are
+weakest; a router only needs to choose among the languages its index holds, and restricting
+the choice to those is both more accurate and faster (benchmarks/language_id.py measures it).
+
+Rules shared by every backend: ``None`` / bytes raise ``TypeError``; text without letters
+(empty, digits, punctuation, emoji) is ``und`` with probability 1. Backends are immutable
+after construction, so one detector is safe to share across threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from deposium_rag._validation import check_text
+
+__all__ = [
+    "COMMON_LANGUAGES",
+    "UND",
+    "Candidate",
+    "LangdetectDetector",
+    "LanguageDetector",
+    "Py3LangidDetector",
+    "get_detector",
+    "has_letters",
+    "normalize_language",
+]
+
+UND = "und"
+# Widely used languages (langdetect's 55 profiles, as ISO 639-1): the default set a document's
+# language is chosen from. Without it, short texts land in rare look-alikes (English as Latin,
+# Spanish as Aragonese) and those stray partitions then attract queries.
+COMMON_LANGUAGES: tuple[str, ...] = (
+    "af",
+    "ar",
+    "bg",
+    "bn",
+    "ca",
+    "cs",
+    "cy",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fa",
+    "fi",
+    "fr",
+    "gu",
+    "he",
+    "hi",
+    "hr",
+    "hu",
+    "id",
+    "it",
+    "ja",
+    "kn",
+    "ko",
+    "lt",
+    "lv",
+    "mk",
+    "ml",
+    "mr",
+    "nb",
+    "ne",
+    "nl",
+    "pa",
+    "pl",
+    "pt",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "so",
+    "sq",
+    "sv",
+    "sw",
+    "ta",
+    "te",
+    "th",
+    "tl",
+    "tr",
+    "uk",
+    "ur",
+    "vi",
+    "zh",
+)
+_ISO_639_1 = frozenset(
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de "
+    "dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id "
+    "ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu "
+    "lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu "
+    "rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr "
+    "ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu".split(" ")
+)
+# Codes a backend may emit that are not plain ISO 639-1, mapped to what we store.
+_ALIASES = {
+    "zh-cn": "zh",
+    "zh-tw": "zh",
+    "zh-hans": "zh",
+    "zh-hant": "zh",
+    "iw": "he",
+    "in": "id",
+    "jw": "jv",
+    "no": "nb",
+    "mo": "ro",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate language with its probability (candidates of one text sum to <= 1)."""
+
+    language: str
+    probability: float
+
+
+def has_letters(text: str) -> bool:
+    """True when ``text`` holds at least one letter: otherwise its language is undecidable."""
+    return any(ch.isalpha() for ch in text)
+
+
+def normalize_language(code: object) -> str:
+    """Normalise a language tag to ISO 639-1 (``'EN-us'`` -> ``'en'``, ``'zh-Hans'`` -> ``'zh'``).
+
+    ``'und'`` passes through. Anything else raises ``ValueError`` naming the bad tag.
+    """
+    if not isinstance(code, str):
+        raise TypeError(f"a language code must be str, got {type(code).__name__}")
+    tag = code.strip().lower().replace("_", "-")
+    if tag == UND:
+        return UND
+    if tag in _ALIASES:
+        return _ALIASES[tag]
+    primary = tag.split("-", 1)[0]
+    primary = _ALIASES.get(primary, primary)
+    if primary not in _ISO_639_1:
+        raise ValueError(
+            f"unknown language code {code!r}: use an ISO 639-1 code such as 'en', 'fr', 'zh' (or 'und')"
+        )
+    return primary
+
+
+@runtime_checkable
+class LanguageDetector(Protocol):
+    """Detects candidate languages of a text, best first."""
+
+    name: str
+
+    def detect(self, text: str, candidates: Collection[str] | None = None) -> list[Candidate]:
+        """Candidates best first; ``candidates`` restricts the choice to those ISO 639-1 codes."""
+        ...
+
+    def detect_batch(
+        self, texts: Sequence[str], candidates: Collection[str] | None = None
+    ) -> list[list[Candidate]]: ...
+
+
+def _und() -> list[Candidate]:
+    return [Candidate(UND, 1.0)]
+
+
+class _Base:
+    name = "base"
+
+    def detect_batch(
+        self, texts: Sequence[str], candidates: Collection[str] | None = None
+    ) -> list[list[Candidate]]:
+        return [self.detect(t, candidates) for t in texts]
+
+    def detect(self, text: str, candidates: Collection[str] | None = None) -> list[Candidate]:
+        check_text(text)
+        if not has_letters(text):
+            return _und()
+        wanted = None
+        if candidates is not None:
+            wanted = frozenset(normalize_language(c) for c in candidates) - {UND}
+            if not wanted:
+                return _und()
+            if len(wanted) == 1:
+                return [Candidate(next(iter(wanted)), 1.0)]
+        return self._detect(text, wanted)
+
+    def _detect(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:
+        raise NotImplementedError
+
+
+class Py3LangidDetector(_Base):
+    """py3langid (langid.py's model, 97 languages, numpy): fast and accurate on short text."""
+
+    name = "py3langid"
+
+    def __init__(self) -> None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self._cls = LanguageIdentifier
+        self._full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self._codes = {c: normalize_language(c) for c in self._full.nb_classes if _safe(c)}
+        self._full_entry = (self._full, [self._codes.get(c, UND) for c in self._full.nb_classes])
+        self._restricted: dict[frozenset[str], tuple[Any, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def languages(self) -> set[str]:
+        return set(self._codes.values())
+
+    def _identifier(self, wanted: frozenset[str] | None) -> tuple[Any, list[str]] | None:
+        """A model restricted to ``wanted`` (new arrays; the full model is never mutated)."""
+        if wanted is None:
+            return self._full_entry
+        with self._lock:
+            found = self._restricted.get(wanted)
+            if found is not None:
+                return found
+            full = self._full
+            idx = [i for i, c in enumerate(full.nb_classes) if self._codes.get(c) in wanted]
+            if not idx:
+                return None
+            ident = self._cls(
+                full.nb_ptc[:, idx],
+                full.nb_pc[idx],
+                [full.nb_classes[i] for i in idx],
+                full.tk_nextmove,
+                full.tk_output,
+                norm_probs=True,
+                tk_row=full.tk_row,
+            )
+            entry = (ident, [self._codes.get(c, UND) for c in ident.nb_classes])
+            self._restricted[wanted] = entry
+            return entry
+
+    def _detect(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:
+        entry = self._identifier(wanted)
+        if entry is None:  # none of the wanted languages is known to this backend
+            return _und()
+        ident, labels = entry
+        scores = ident._decide(text)  # probabilities per class; aliases already folded
+        top = (
+            np.argpartition(-scores, min(10, len(scores) - 1))[:10]
+            if len(scores) > 10
+            else np.arange(len(scores))
+        )
+        merged: dict[str, float] = {}
+        for i in top[np.argsort(-scores[top], kind="stable")]:
+            p = float(scores[i])
+            if p > 0 and labels[i] != UND:
+                merged[labels[i]] = merged.get(labels[i], 0.0) + p
+        return [Candidate(lang, p) for lang, p in merged.items()] or _und()
+
+
+class LangdetectDetector(_Base):
+    """langdetect (Google's language-detection port, 55 languages), seeded for stable output.
+
+    Unseeded, langdetect changes its answer between calls; here every call starts from the
+    same seed, on a private factory (never the module-global one).
+    """
+
+    name = "langdetect"
+
+    def __init__(self, seed: int = 0) -> None:
+        from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+        self._factory = DetectorFactory()
+        self._factory.load_profile(PROFILES_DIRECTORY)
+        self._factory.seed = seed
+        self._codes = {c: normalize_language(c) for c in self._factory.get_lang_list() if _safe(c)}
+
+    @property
+    def languages(self) -> set[str]:
+        return set(self._codes.values())
+
+    def _detect(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:
+        from langdetect.lang_detect_exception import LangDetectException
+
+        detector = self._factory.create()
+        if wanted is not None:
+            prior = {c: (1.0 if lang in wanted else 0.0) for c, lang in self._codes.items()}
+            if not any(prior.values()):
+                return _und()
+            detector.set_prior_map(prior)
+        detector.append(text)
+        try:
+            probs = detector.get_probabilities()
+        except LangDetectException:
+            return _und()
+        merged: dict[str, float] = {}
+        for item in probs:
+            lang = self._codes.get(item.lang)
+            if lang is not None:
+                merged[lang] = merged.get(lang, 0.0) + float(item.prob)
+        ranked = sorted(merged.items(), key=lambda kv: -kv[1])
+        return [Candidate(lang, p) for lang, p in ranked] or _und()
+
+
+def _safe(code: str) -> bool:
+    try:
+        normalize_language(code)
+    except ValueError:
+        return False
+    return True
+
+
+_BACKENDS = {"py3langid": Py3LangidDetector, "langdetect": LangdetectDetector}
+DEFAULT_DETECTOR = "py3langid"
+
+
+def get_detector(name: str | LanguageDetector | None = None) -> LanguageDetector:
+    """A detector by name (``"py3langid"`` default, ``"langdetect"``), or pass one through."""
+    if name is None:
+        name = DEFAULT_DETECTOR
+    if not isinstance(name, str):
+        if isinstance(name, LanguageDetector):
+            return name
+        raise TypeError(f"detector must be a name or a LanguageDetector, got {type(name).__name__}")
+    try:
+        return _BACKENDS[name]()  # type: ignore[return-value]
+    except KeyError:
+        raise ValueError(f"unknown detector {name!r}; choose one of {sorted(_BACKENDS)}") from None

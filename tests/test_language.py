@@ -1,0 +1,128 @@
+"""Language detection: codes, und, restriction, determinism, thread safety."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from deposium_rag.language import (
+    UND,
+    LangdetectDetector,
+    LanguageDetector,
+    Py3LangidDetector,
+    get_detector,
+    normalize_language,
+)
+
+BACKENDS = [Py3LangidDetector, LangdetectDetector]
+SAMPLES = {
+    "en": "The committee approved the new budget for public schools yesterday.",
+    "de": "Der Ausschuss hat gestern den neuen Haushalt für öffentliche Schulen genehmigt.",
+    "fr": "Le comité a approuvé hier le nouveau budget des écoles publiques.",
+    "es": "El comité aprobó ayer el nuevo presupuesto para las escuelas públicas.",
+    "ru": "Комитет вчера одобрил новый бюджет для государственных школ.",
+    "zh": "委员会昨天批准了公立学校的新预算。",
+    "ar": "وافقت اللجنة أمس على الميزانية الجديدة للمدارس العامة.",
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS, ids=lambda c: c.name)
+def detector(request) -> LanguageDetector:
+    return request.param()
+
+
+def test_sentences_detected(detector: LanguageDetector) -> None:
+    for lang, text in SAMPLES.items():
+        assert detector.detect(text)[0].language == lang, (detector.name, lang)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "12345 678", "!!! ???", "\U0001f600\U0001f680", "3.14 + 2 = 5.14"]
+)
+def test_no_letters_is_und(detector: LanguageDetector, text: str) -> None:
+    assert [(c.language, c.probability) for c in detector.detect(text)] == [(UND, 1.0)]
+
+
+@pytest.mark.parametrize("bad", [None, b"bytes", 42])
+def test_non_str_raises_typeerror(detector: LanguageDetector, bad) -> None:
+    with pytest.raises(TypeError, match="must be str"):
+        detector.detect(bad)  # type: ignore[arg-type]
+
+
+def test_restriction_only_returns_candidates(detector: LanguageDetector) -> None:
+    cands = detector.detect("Explain quantum computing", ["en", "de", "fr"])
+    assert {c.language for c in cands} <= {"en", "de", "fr"}
+    assert abs(sum(c.probability for c in cands) - 1.0) < 0.05
+    assert detector.detect("hola amigo", ["fr"])[0].language == "fr"  # a single candidate wins
+    assert detector.detect("hola", [])[0].language == UND
+
+
+def test_restriction_fixes_short_queries() -> None:
+    d = Py3LangidDetector()
+    assert d.detect("Explain quantum computing")[0].language != "en"  # unrestricted: Latin
+    assert d.detect("Explain quantum computing", ["en", "de", "ru"])[0].language == "en"
+
+
+def test_probabilities_sorted(detector: LanguageDetector) -> None:
+    probs = [c.probability for c in detector.detect("Ceci est une phrase en français.")]
+    assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
+
+
+def test_langdetect_is_deterministic() -> None:
+    texts = ["ok", "Hallo Welt", "bonjour", "ciao bella", "hej hej", "dobrý den"] * 20
+    a, b = LangdetectDetector(), LangdetectDetector()
+    assert (
+        [a.detect(t)[0] for t in texts] == [a.detect(t)[0] for t in texts] == [b.detect(t)[0] for t in texts]
+    )
+
+
+def test_threads_with_different_restrictions_agree_with_single_thread() -> None:
+    d = Py3LangidDetector()
+    sets = [None, ["en", "fr"], ["de", "es", "en"], ["ru", "zh", "ar", "en"]]
+    texts = [*SAMPLES.values(), "Explain quantum computing", "hola", "Wetter morgen"]
+    expected = {i: [d.detect(t, s) for t in texts] for i, s in enumerate(sets)}
+    bad: list[int] = []
+
+    def work(i: int) -> None:
+        for _ in range(30):
+            j = (i + _) % len(sets)
+            if [d.detect(t, sets[j]) for t in texts] != expected[j]:
+                bad.append(j)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [
+        ("en", "en"),
+        ("EN-us", "en"),
+        ("zh-Hans", "zh"),
+        ("zh_CN", "zh"),
+        ("pt-BR", "pt"),
+        ("und", "und"),
+        ("iw", "he"),
+    ],
+)
+def test_normalize_language(tag: str, code: str) -> None:
+    assert normalize_language(tag) == code
+
+
+@pytest.mark.parametrize("tag", ["english", "x", "123", "", "e1", "zz", "qq-QQ"])
+def test_bad_codes_raise(tag: str) -> None:
+    with pytest.raises(ValueError, match="unknown language code"):
+        normalize_language(tag)
+
+
+def test_get_detector() -> None:
+    assert get_detector().name == "py3langid" and get_detector("langdetect").name == "langdetect"
+    d = Py3LangidDetector()
+    assert get_detector(d) is d
+    with pytest.raises(ValueError, match="unknown detector"):
+        get_detector("cld9")
