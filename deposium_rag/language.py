@@ -180,6 +180,8 @@ class _Base:
         if not has_letters(text):
             return _und()
         wanted = None
+        if isinstance(candidates, str):
+            raise TypeError("candidates must be a collection of language codes, not a single str")
         if candidates is not None:
             wanted = frozenset(normalize_language(c) for c in candidates) - {UND}
             if not wanted:
@@ -193,7 +195,11 @@ class _Base:
 
 
 class Py3LangidDetector(_Base):
-    """py3langid (langid.py's model, 97 languages, numpy): fast and accurate on short text."""
+    """py3langid >= 0.4 (a retrained langid.py model, numpy): fast and accurate on short text.
+
+    Labels without an ISO 639-1 code are folded into their macro-language when there is one
+    (yue -> zh, arz -> ar) and dropped otherwise; text with no feature the model knows is ``und``.
+    """
 
     name = "py3langid"
 
@@ -203,15 +209,15 @@ class Py3LangidDetector(_Base):
         self._cls = LanguageIdentifier
         self._full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._codes = {c: normalize_language(c) for c in self._full.nb_classes if _safe(c)}
-        self._full_entry = (self._full, [self._codes.get(c, UND) for c in self._full.nb_classes])
-        self._restricted: dict[frozenset[str], tuple[Any, list[str]]] = {}
+        self._full_entry = _entry(self._full, self._codes)
+        self._restricted: dict[frozenset[str], tuple[Any, list[str], np.ndarray]] = {}
         self._lock = threading.Lock()
 
     @property
     def languages(self) -> set[str]:
         return set(self._codes.values())
 
-    def _identifier(self, wanted: frozenset[str] | None) -> tuple[Any, list[str]] | None:
+    def _identifier(self, wanted: frozenset[str] | None) -> tuple[Any, list[str], np.ndarray] | None:
         """A model restricted to ``wanted`` (new arrays; the full model is never mutated)."""
         if wanted is None:
             return self._full_entry
@@ -232,7 +238,7 @@ class Py3LangidDetector(_Base):
                 norm_probs=True,
                 tk_row=full.tk_row,
             )
-            entry = (ident, [self._codes.get(c, UND) for c in ident.nb_classes])
+            entry = _entry(ident, self._codes)
             self._restricted[wanted] = entry
             return entry
 
@@ -240,19 +246,19 @@ class Py3LangidDetector(_Base):
         entry = self._identifier(wanted)
         if entry is None:  # none of the wanted languages is known to this backend
             return _und()
-        ident, labels = entry
+        ident, labels, known = entry
         scores = ident._decide(text)  # probabilities per class; aliases already folded
-        top = (
-            np.argpartition(-scores, min(10, len(scores) - 1))[:10]
-            if len(scores) > 10
-            else np.arange(len(scores))
-        )
+        positive = scores[scores > 0]
+        if positive.size == 0 or float(positive.max()) <= 2.0001 * float(positive.min()):
+            # No feature the model knows: scores are flat (x2 where py3langid folded aliases).
+            return _und()
         merged: dict[str, float] = {}
-        for i in top[np.argsort(-scores[top], kind="stable")]:
+        for i in known[np.argsort(-scores[known], kind="stable")[:12]]:
             p = float(scores[i])
-            if p > 0 and labels[i] != UND:
+            if p > 0:
                 merged[labels[i]] = merged.get(labels[i], 0.0) + p
-        return [Candidate(lang, p) for lang, p in merged.items()] or _und()
+        ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
+        return [Candidate(lang, p) for lang, p in ranked] or _und()
 
 
 class LangdetectDetector(_Base):
@@ -297,6 +303,13 @@ class LangdetectDetector(_Base):
                 merged[lang] = merged.get(lang, 0.0) + float(item.prob)
         ranked = sorted(merged.items(), key=lambda kv: -kv[1])
         return [Candidate(lang, p) for lang, p in ranked] or _und()
+
+
+def _entry(ident: Any, codes: dict[str, str]) -> tuple[Any, list[str], np.ndarray]:
+    """(identifier, ISO label per column, indices of columns with a usable label)."""
+    labels = [codes.get(c, UND) for c in ident.nb_classes]
+    known = np.array([i for i, lang in enumerate(labels) if lang != UND], dtype=np.int64)
+    return ident, labels, known
 
 
 def _safe(code: str) -> bool:

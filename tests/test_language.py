@@ -126,3 +126,20 @@ def test_get_detector() -> None:
     assert get_detector(d) is d
     with pytest.raises(ValueError, match="unknown detector"):
         get_detector("cld9")
+
+
+@pytest.mark.parametrize("text", ["a", "x", "ab", "ǅ"])
+def test_letters_the_model_does_not_know_are_und(text: str) -> None:
+    d = Py3LangidDetector()
+    assert d.detect(text)[0].language == UND
+    assert d.detect(text, ["en", "de", "zh", "ar"])[0].language == UND
+
+
+def test_three_letter_labels_fold_into_iso_639_1() -> None:
+    cands = Py3LangidDetector().detect("粤语好难学啊，但系好有趣")
+    assert cands[0].language == "zh" and all(len(c.language) == 2 for c in cands)
+
+
+def test_candidates_must_not_be_a_bare_string() -> None:
+    with pytest.raises(TypeError, match="not a single str"):
+        Py3LangidDetector().detect("guten Morgen", "en")  # type: ignore[arg-type]

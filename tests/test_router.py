@@ -63,9 +63,10 @@ def test_und_always_joins(router: LanguageRouter) -> None:
 
 
 def test_uncertain_query_merges_partitions_by_score(router: LanguageRouter) -> None:
-    route = router.route("Paris")  # a name is the same word in every language
-    assert route.reason.startswith("uncertain") and len([x for x in route.languages if x != "und"]) >= 2
-    res = router.search("Paris", k=6)
+    route = router.route("Explain quantum computing")  # en 0.499 vs fr 0.497 among en/de/fr
+    assert route.reason.startswith("uncertain") and route.languages[:2] == ("en", "fr")
+    res = router.search("Explain quantum computing", k=6)
+    assert {"en", "fr"} <= set(res.languages)
     assert [h.score for h in res.hits] == sorted((h.score for h in res.hits), reverse=True)
 
 
