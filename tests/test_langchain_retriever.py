@@ -54,7 +54,8 @@ def test_invoke_kwargs_override_defaults() -> None:
     r = LanguageRoutingRetriever(router=_ROUTER, k=4)
     assert len(r.invoke("bread", k=1)) == 1
     assert {d.metadata["language"] for d in r.invoke("bread", language="de")} == {"de"}
-    assert [d.id for d in r.invoke("bread", filter=lambda d: d.id == "d4")] == ["d4"]
+    assert [d.id for d in r.invoke("bread", filter=lambda d: d.id == "d3")] == ["d3"]
+    assert r.invoke("bread", language="en", filter=lambda d: d.id == "d4") == []  # d4 is German
 
 
 async def test_async() -> None:
