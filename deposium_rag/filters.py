@@ -169,8 +169,39 @@ def _compile(spec: Mapping[str, Any]) -> Predicate:
         else:
             parts.append(_field(key, cond))
     if len(parts) == 1:
-        return parts[0]
+        only = parts[0]
+        return lambda md: only(md)  # a fresh function, so compile_filter may annotate it
     return lambda md: all(p(md) for p in parts)
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def equality_conjuncts(spec: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(field, allowed values) pairs that every match must satisfy: plain equality or ``$in``.
+
+    A store may look these up in an inverted index to narrow the rows it evaluates the full
+    predicate on; each pair is a necessary condition, so the result stays exact.
+    """
+    out: list[tuple[str, list[Any]]] = []
+    for key, cond in spec.items():
+        if key == "$and" and isinstance(cond, (list, tuple)):
+            for sub in cond:
+                if isinstance(sub, Mapping):
+                    out.extend(equality_conjuncts(sub))
+        elif key.startswith("$"):
+            continue
+        elif isinstance(cond, _SCALARS):
+            out.append((key, [cond]))
+        elif isinstance(cond, (list, tuple)) and cond and all(isinstance(v, _SCALARS) for v in cond):
+            out.append((key, list(cond)))
+        elif isinstance(cond, Mapping):
+            if isinstance(cond.get("$eq"), _SCALARS):
+                out.append((key, [cond["$eq"]]))
+            values = cond.get("$in")
+            if isinstance(values, (list, tuple)) and values and all(isinstance(v, _SCALARS) for v in values):
+                out.append((key, list(values)))
+    return out
 
 
 def compile_filter(spec: FilterSpec) -> Predicate | RowFilter | None:
@@ -182,4 +213,6 @@ def compile_filter(spec: FilterSpec) -> Predicate | RowFilter | None:
         return lambda md: bool(user(md))
     if isinstance(spec, Mapping) and not spec:
         return None
-    return _compile(spec)  # type: ignore[arg-type]
+    pred = _compile(spec)  # type: ignore[arg-type]
+    pred.conjuncts = equality_conjuncts(spec)  # type: ignore[attr-defined, arg-type]
+    return pred

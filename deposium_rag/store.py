@@ -173,7 +173,18 @@ class FaissStore:
         self._texts: list[str | None] = []
         self._metas: list[dict[str, Any] | None] = []
         self._row: dict[str, int] = {}
-        self._alive = np.zeros(0, dtype=bool)
+        self._alive_buf = np.zeros(1024, dtype=bool)  # capacity doubles: an add is O(1)
+        self._version = 0  # bumped on every change; invalidates the metadata postings
+        self._postings: dict[str, tuple[int, dict[Any, np.ndarray]]] = {}
+
+    @property
+    def _alive(self) -> np.ndarray:
+        """Live flag per slot (a view into the buffer)."""
+        return self._alive_buf[: len(self._ids)]
+
+    def _set_alive(self, flags: np.ndarray) -> None:
+        self._alive_buf = np.zeros(max(1024, 2 * len(flags)), dtype=bool)
+        self._alive_buf[: len(flags)] = flags
 
     def _new_index(self, dim: int) -> faiss.Index:
         if self.index_kind == "hnsw":
@@ -269,10 +280,17 @@ class FaissStore:
             for i, row in existing:
                 view[row] = unit[i]
                 self._texts[row], self._metas[row] = texts[i], metas[i]
+            self._version += 1
         else:
             for _, row in existing:
                 self._kill(row)
-        self._alive = np.concatenate([self._alive, np.ones(len(fresh), dtype=bool)])
+        need = start + len(fresh)
+        if need > len(self._alive_buf):
+            grown = np.zeros(max(need, 2 * len(self._alive_buf)), dtype=bool)
+            grown[:start] = self._alive_buf[:start]
+            self._alive_buf = grown
+        self._alive_buf[start:need] = True
+        self._version += 1
         for offset, i in enumerate(fresh):
             self._ids.append(ids[i])
             self._texts.append(texts[i])
@@ -285,7 +303,8 @@ class FaissStore:
         if doc_id is not None:
             del self._row[doc_id]
         self._ids[row] = self._texts[row] = self._metas[row] = None
-        self._alive[row] = False
+        self._alive_buf[row] = False
+        self._version += 1
 
     def delete(self, ids: Iterable[str] | None) -> int:
         """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
@@ -323,7 +342,8 @@ class FaissStore:
         self._texts = [self._texts[r] for r in keep]
         self._metas = [self._metas[r] for r in keep]
         self._row = {d: r for r, d in enumerate(self._ids) if d is not None}
-        self._alive = np.ones(len(keep), dtype=bool)
+        self._set_alive(np.ones(len(keep), dtype=bool))
+        self._version += 1
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, ids: Iterable[str]) -> list[Record]:
@@ -352,6 +372,36 @@ class FaissStore:
         with self._lock:
             return self.get(self.matching_ids(filter))
 
+    def _posting(self, field_name: str) -> dict[Any, np.ndarray]:
+        """Inverted index field value -> rows, rebuilt lazily after changes. Lock must be held."""
+        cached = self._postings.get(field_name)
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        lists: dict[Any, list[int]] = {}
+        for row, md in enumerate(self._metas):
+            if md is not None and field_name in md:
+                value = md[field_name]
+                if isinstance(value, (str, int, float, bool)):
+                    lists.setdefault((isinstance(value, bool), value), []).append(row)
+        built = {key: np.asarray(rows, dtype=np.int64) for key, rows in lists.items()}
+        self._postings[field_name] = (self._version, built)
+        return built
+
+    def _candidates(self, pred: Predicate) -> np.ndarray | None:
+        """Rows that can match ``pred`` by its equality conjuncts, or None to scan everything."""
+        conjuncts = getattr(pred, "conjuncts", None)
+        if not conjuncts:
+            return None
+        rows: np.ndarray | None = None
+        for field_name, values in conjuncts:
+            posting = self._posting(field_name)
+            found = [posting.get((isinstance(v, bool), v)) for v in values]
+            hit = np.unique(np.concatenate([f for f in found if f is not None] or [np.zeros(0, np.int64)]))
+            rows = hit if rows is None else np.intersect1d(rows, hit, assume_unique=True)
+            if len(rows) == 0:
+                break
+        return rows
+
     def _allowed(self, pred: Predicate | RowFilter | None, only: Iterable[str] | None = None) -> np.ndarray:
         """Boolean mask over slots: alive, among ``only`` ids if given, passing ``pred``."""
         if only is not None:
@@ -360,7 +410,7 @@ class FaissStore:
             mask[rows] = True
             return mask & self._allowed(pred) if pred is not None else mask
         if pred is None:
-            return self._alive
+            return self._alive.copy()
         metas = self._metas
         if isinstance(pred, RowFilter):
             fn = pred.fn
@@ -370,6 +420,13 @@ class FaissStore:
                 dtype=bool,
                 count=len(metas),
             )
+        candidates = self._candidates(pred)
+        if candidates is not None:
+            mask = np.zeros(len(metas), dtype=bool)
+            for r in candidates.tolist():
+                md = metas[r]
+                mask[r] = md is not None and pred(md)
+            return mask
         return np.fromiter((m is not None and pred(m) for m in metas), dtype=bool, count=len(metas))
 
     def matching_ids(self, filter: FilterSpec) -> list[str]:
@@ -406,21 +463,22 @@ class FaissStore:
             hit = self._hnsw_search(query, k, None if all_live else allowed, n_allowed)
             if hit is not None:
                 return hit
-        view = self._vectors()
         if all_live:
-            rows = None
-            scores = view @ query
-        elif n_allowed * 2 < len(self._ids):
+            scores, labels = self._index.search(query[None, :], k)
+            return labels[0].astype(np.int64), scores[0]
+        if n_allowed * 8 < len(self._ids):
+            # Few rows match: score just those, exactly.
             rows = np.flatnonzero(allowed)
-            scores = view[rows] @ query
-        else:
-            rows = None
-            scores = view @ query
-            scores[~allowed] = -np.inf
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        found = top if rows is None else rows[top]
-        return found.astype(np.int64), scores[top].astype(np.float32)
+            sub = self._vectors()[rows] @ query
+            top = np.argpartition(-sub, k - 1)[:k] if k < len(sub) else np.arange(len(sub))
+            top = top[np.argsort(-sub[top], kind="stable")]
+            return rows[top].astype(np.int64), sub[top].astype(np.float32)
+        bits = np.packbits(allowed, bitorder="little")
+        params = faiss.SearchParameters()
+        params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        scores, labels = self._index.search(query[None, :], k, params=params)
+        keep = labels[0] >= 0
+        return labels[0][keep].astype(np.int64), scores[0][keep]
 
     def _hnsw_search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, n_allowed: int
@@ -431,7 +489,9 @@ class FaissStore:
         if allowed is not None and n_allowed < max(4 * k, total // 20):
             return None  # few rows match: an exact scan over them is cheaper and exact
         params = faiss.SearchParametersHNSW()
-        params.efSearch = max(self.ef_search, k)
+        # A filter hides part of the graph: widen the beam as the matching share shrinks.
+        widen = 1 if allowed is None else min(8, math.ceil(total / max(1, n_allowed)))
+        params.efSearch = max(self.ef_search, k) * widen
         bits = None
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
@@ -595,7 +655,7 @@ class FaissStore:
             store._index = index
             store._ids, store._texts, store._metas = list(ids), list(texts), list(metas)
             store._row = {d: r for r, d in enumerate(ids)}
-            store._alive = np.ones(count, dtype=bool)
+            store._set_alive(np.ones(count, dtype=bool))
             if len(store._row) != count:
                 raise StoreFormatError(f"docstore in {path} has duplicate ids")
         return store

@@ -351,3 +351,38 @@ def test_concurrent_writers_and_readers_never_mismatch(kind: str) -> None:
     # Final state: every id maps to its own vector (search by its vector finds itself).
     for rec in store.records()[:50]:
         assert store.search(rec.vector, k=1)[0].id == rec.id or kind == "hnsw"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_indexed_filters_follow_every_change(kind: str) -> None:
+    """Equality filters use a cached inverted index; it must never serve stale rows."""
+    store, v = filled(kind, n=300)
+    q = v[0]
+    assert {h.metadata["g"] for h in store.search(q, 50, {"g": 3})} == {3}
+    assert len(store.search(q, 50, {"g": 3})) == 30
+    store.add(v[5:6], ["moved"], [{"i": 5, "g": 3}], ["id5"])  # upsert into group 3
+    assert len(store.search(q, 50, {"g": 3})) == 31
+    store.delete(["id3", "id13"])
+    assert len(store.search(q, 50, {"g": {"$in": [3]}})) == 29
+    assert len(store.search(q, 50, {"$and": [{"g": 3}, {"i": {"$gt": 100}}]})) == 20
+    assert store.search(q, 5, {"g": 3, "i": 5})[0].id == "id5"
+
+
+def test_indexed_filter_keeps_bool_and_int_apart() -> None:
+    store = FaissStore(4)
+    store.add(vecs(3, 4), ["a", "b", "c"], [{"f": True}, {"f": 1}, {"f": 1.0}], ["a", "b", "c"])
+    q = vecs(1, 4)[0]
+    assert {h.id for h in store.search(q, 5, {"f": True})} == {"a"}
+    assert {h.id for h in store.search(q, 5, {"f": 1})} == {"b", "c"}
+    assert {h.id for h in store.search(q, 5, {"f": {"$in": [True, 1]}})} == {"a", "b", "c"}
+
+
+def test_flat_search_with_tombstones_and_broad_filter_is_exact() -> None:
+    store, v = filled("flat", n=1000)
+    store.delete([f"id{i}" for i in range(0, 1000, 7)])  # tombstones below the compaction bar
+    q = vecs(1, seed=3)[0]
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    scores = unit @ (q / np.linalg.norm(q))
+    live = [i for i in range(1000) if i % 7 and i % 2 == 0]
+    want = [f"id{i}" for i in sorted(live, key=lambda i: -scores[i])[:10]]
+    assert [h.id for h in store.search(q, 10, lambda md: md["i"] % 2 == 0)] == want

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from deposium_rag.errors import missing_extra
 
@@ -325,7 +325,8 @@ def routed_documents(result: RoutedResult) -> list[Document]:
 class LanguageRoutingRetriever(BaseRetriever):
     """Retriever that searches only the partition of the query's language.
 
-    ``invoke(query, k=..., language=..., filter=...)`` overrides the defaults per call.
+    ``invoke(query, k=..., language=..., filter=..., mode=...)`` overrides the defaults per
+    call; ``mode`` is ``"dense"``, ``"lexical"`` or ``"hybrid"`` (the router's default).
     Build one with :meth:`from_texts` / :meth:`from_documents`, or around an existing
     :class:`~deposium_rag.retrievers.LanguageRouter`.
     """
@@ -336,6 +337,9 @@ class LanguageRoutingRetriever(BaseRetriever):
     k: int = Field(default=4, ge=0)
     language: str | None = None
     filter: dict[str, Any] | None = None
+    mode: Literal["dense", "lexical", "hybrid"] | None = None  # None: the router's default
+    fusion: Literal["minmax", "rrf"] | None = None
+    weight: float | None = Field(default=None, ge=0.0, le=1.0)
 
     def _get_relevant_documents(
         self,
@@ -345,6 +349,9 @@ class LanguageRoutingRetriever(BaseRetriever):
         k: int | None = None,
         language: str | None = None,
         filter: LangChainFilter = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        weight: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
         result = self.router.search(
@@ -352,6 +359,9 @@ class LanguageRoutingRetriever(BaseRetriever):
             self.k if k is None else k,
             language=language or self.language,
             filter=to_filter(filter if filter is not None else self.filter),
+            mode=mode or self.mode,  # type: ignore[arg-type]
+            fusion=fusion or self.fusion,  # type: ignore[arg-type]
+            weight=self.weight if weight is None else weight,
         )
         return routed_documents(result)
 

@@ -353,6 +353,9 @@ class LanguageRoutingRetriever(BaseRetriever):
         *,
         language: str | None = None,
         filters: MetadataFilters | dict[str, Any] | None = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        weight: float | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -361,6 +364,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         self.similarity_top_k = similarity_top_k
         self.language = language
         self.filters = filters
+        self.mode, self.fusion, self.weight = mode, fusion, weight
 
     @classmethod
     def from_documents(
@@ -396,7 +400,13 @@ class LanguageRoutingRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         result = self.router.search(
-            query_bundle.query_str, self.similarity_top_k, language=self.language, filter=self._filter()
+            query_bundle.query_str,
+            self.similarity_top_k,
+            language=self.language,
+            filter=self._filter(),
+            mode=self.mode,  # type: ignore[arg-type]
+            fusion=self.fusion,  # type: ignore[arg-type]
+            weight=self.weight,
         )
         key = self.router.language_key
         out = []

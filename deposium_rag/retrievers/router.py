@@ -16,6 +16,13 @@ Routing policy (documented, tested):
   compare). ``und`` always joins. ``language=`` forces a partition;
 * a forced language with no partition, or an undecidable query (no letters), follows
   ``fallback``: ``"all"`` (search every partition), ``"none"`` (no results) or a language code.
+
+Search modes: ``dense`` (cosine), ``lexical`` (BM25 with the partition's own analyser, see
+deposium_rag.lexical) and ``hybrid`` (both, fused). Fusion ``minmax`` rescales each ranker's
+scores to [0, 1] over the candidate pool and mixes them with ``weight`` on BM25; ``rrf`` is
+reciprocal rank fusion (k=60). Scores: in dense mode ``Hit.score`` is cosine in [-1, 1]; in
+lexical and hybrid modes it is the fused relevance r in [0, 1] written as ``2r - 1``, so that
+``Hit.relevance = (1 + score) / 2`` is the relevance in every mode.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,9 +49,14 @@ from deposium_rag.language import (
     get_detector,
     normalize_language,
 )
+from deposium_rag.lexical import LexicalIndex
 from deposium_rag.store import FaissStore, Hit, IndexKind, Record, json_metadata
 
-__all__ = ["Encoder", "LanguageRouter", "Route", "RoutedResult"]
+__all__ = ["Encoder", "LanguageRouter", "Mode", "Route", "RoutedResult"]
+
+Mode = Literal["dense", "lexical", "hybrid"]
+Fusion = Literal["minmax", "rrf"]
+_RRF_K = 60
 
 FORMAT = "deposium-rag/language-router"
 FORMAT_VERSION = 1
@@ -99,6 +111,9 @@ class LanguageRouter:
         detect_chars: int = 200,
         index: IndexKind = "flat",
         languages: Iterable[str] | None = COMMON_LANGUAGES,
+        mode: Mode = "hybrid",
+        fusion: Fusion = "minmax",
+        weight: float = 0.5,
     ) -> None:
         if not isinstance(encoder, Encoder):
             raise TypeError("encoder must provide encode(texts), dim, model_name and fingerprint")
@@ -116,9 +131,21 @@ class LanguageRouter:
         self.index_kind: IndexKind = index
         # Ingest detection chooses among these (None: every language the detector knows).
         self.allowed = sorted({normalize_language(x) for x in languages}) if languages is not None else None
+        self.mode, self.fusion, self.weight = self._check_mode(mode, fusion, weight)
         self._partitions: dict[str, FaissStore] = {}
+        self._lexical: dict[str, LexicalIndex] = {}
         self._language_of: dict[str, str] = {}
         self._lock = threading.RLock()
+
+    @staticmethod
+    def _check_mode(mode: str, fusion: str, weight: float) -> tuple[Mode, Fusion, float]:
+        if mode not in ("dense", "lexical", "hybrid"):
+            raise ValueError(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
+        if fusion not in ("minmax", "rrf"):
+            raise ValueError(f"fusion must be 'minmax' or 'rrf', got {fusion!r}")
+        if not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight (the BM25 share of a hybrid score) must be in [0, 1], got {weight!r}")
+        return mode, fusion, float(weight)  # type: ignore[return-value]
 
     @staticmethod
     def _check_fallback(fallback: str) -> str:
@@ -213,10 +240,13 @@ class LanguageRouter:
             moved = [d for d, lang in zip(doc_ids, langs) if self._language_of.get(d, lang) != lang]
             for d in moved:
                 self._partitions[self._language_of[d]].delete([d])
+                self._lexical[self._language_of[d]].delete([d])
             for lang, rows in groups.items():
                 store = self._partitions.get(lang)
                 if store is None:
                     store = self._partitions[lang] = self._new_store()
+                    self._lexical[lang] = LexicalIndex(lang)
+                self._lexical[lang].add([doc_ids[i] for i in rows], [items[i] for i in rows])
                 store.add(
                     vectors[rows],
                     [items[i] for i in rows],
@@ -245,6 +275,7 @@ class LanguageRouter:
                 lang = self._language_of.pop(d, None) if isinstance(d, str) else None
                 if lang is not None:
                     removed += self._partitions[lang].delete([d])
+                    self._lexical[lang].delete([d])
         return removed
 
     def get(self, ids: Iterable[str]) -> list[Record]:
@@ -260,6 +291,7 @@ class LanguageRouter:
     def clear(self) -> None:
         with self._lock:
             self._partitions.clear()
+            self._lexical.clear()
             self._language_of.clear()
 
     # -- query ------------------------------------------------------------------------------------
@@ -308,24 +340,89 @@ class LanguageRouter:
         *,
         language: str | None = None,
         filter: FilterSpec = None,
+        mode: Mode | None = None,
+        fusion: Fusion | None = None,
+        weight: float | None = None,
     ) -> RoutedResult:
         """Route ``query`` and return the ``k`` best hits across the routed partitions."""
         check_text(query, "query")
         if not query.strip():
             raise ValueError("query is empty: pass some text to search for")
+        mode, fusion, weight = self._check_mode(
+            mode or self.mode, fusion or self.fusion, self.weight if weight is None else weight
+        )
         compile_filter(filter)  # bad filters fail here, before any work
         route = self.route(query, language)
         if not route.languages:
             return RoutedResult([], route, [])
-        vector = self.encoder.encode([query])[0]
+        vector = None if mode == "lexical" else self.encoder.encode([query])[0]
         merged: list[tuple[float, str, Hit]] = []
         with self._lock:
             for lang in route.languages:
-                for hit in self._partitions[lang].search(vector, k, filter):
-                    merged.append((hit.score, lang, hit))
+                if mode == "dense":
+                    hits = self._partitions[lang].search(vector, k, filter)
+                else:
+                    hits = self._scored(lang, query, vector, k, filter, mode, fusion, weight)
+                merged.extend((h.score, lang, h) for h in hits)
         merged.sort(key=lambda t: -t[0])
         top = merged[:k]
         return RoutedResult([h for _, _, h in top], route, [lang for _, lang, _ in top])
+
+    def _scored(
+        self,
+        lang: str,
+        query: str,
+        vector: np.ndarray | None,
+        k: int,
+        filter: FilterSpec,
+        mode: Mode,
+        fusion: Fusion,
+        weight: float,
+    ) -> list[Hit]:
+        """Lexical or hybrid top-k of one partition; filters apply before ranking."""
+        store, lexical = self._partitions[lang], self._lexical[lang]
+        order, bm25 = lexical.scores(query)
+        if filter is not None:
+            allowed = set(store.matching_ids(filter))
+            bm25 = np.where([d in allowed for d in order], bm25, 0.0).astype(np.float32)
+        pool = max(10 * k, 50)
+        lex_top = [order[i] for i in np.argsort(-bm25, kind="stable")[:pool] if bm25[i] > 0]
+        if mode == "lexical":
+            if not lex_top:
+                return []
+            best = float(bm25.max())
+            pos = {d: i for i, d in enumerate(order)}
+            picked = lex_top[:k]
+            rel = {d: float(bm25[pos[d]]) / best for d in picked}
+            return self._hits(store, picked, rel)
+        assert vector is not None
+        dense = {h.id: h.score for h in store.search(vector, pool, filter)}
+        missing = [d for d in lex_top if d not in dense]
+        if missing:
+            unit = vector / (float(np.linalg.norm(vector)) or 1.0)
+            for rec in store.get(missing):
+                dense[rec.id] = float(rec.vector @ unit)
+        pool_ids = list(dense)
+        if not pool_ids:
+            return []
+        pos = {d: i for i, d in enumerate(order)}
+        lex = np.array([bm25[pos[d]] if d in pos else 0.0 for d in pool_ids], dtype=np.float64)
+        den = np.array([dense[d] for d in pool_ids], dtype=np.float64)
+        if fusion == "rrf":
+            fused = _rrf(den) + _rrf(lex, positive_only=True)
+            fused /= 2.0 / (_RRF_K + 1)
+        else:
+            fused = weight * _minmax(lex) + (1.0 - weight) * _minmax(den)
+        top = np.argsort(-fused, kind="stable")[:k]
+        picked = [pool_ids[i] for i in top]
+        return self._hits(store, picked, {pool_ids[i]: float(fused[i]) for i in top})
+
+    @staticmethod
+    def _hits(store: FaissStore, ids: list[str], relevance: dict[str, float]) -> list[Hit]:
+        return [
+            Hit(r.id, r.text, r.metadata, 2.0 * min(1.0, max(0.0, relevance[r.id])) - 1.0)
+            for r in store.get(ids)
+        ]
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -362,6 +459,9 @@ class LanguageRouter:
             "detect_chars": self.detect_chars,
             "index": self.index_kind,
             "languages": self.allowed,
+            "mode": self.mode,
+            "fusion": self.fusion,
+            "weight": self.weight,
             "count": sum(p["count"] for p in partitions.values()),
             "partitions": partitions,
         }
@@ -405,6 +505,9 @@ class LanguageRouter:
             detect_chars=manifest.get("detect_chars", 200),
             index=manifest.get("index", "flat"),
             languages=manifest.get("languages"),
+            mode=manifest.get("mode", "hybrid"),
+            fusion=manifest.get("fusion", "minmax"),
+            weight=manifest.get("weight", 0.5),
         )
         for lang, info in (manifest.get("partitions") or {}).items():
             sub = path / _PARTITIONS / lang
@@ -424,8 +527,31 @@ class LanguageRouter:
                     f"manifest says {info.get('count')}"
                 )
             router._partitions[lang] = store
+            # The lexical index is derived data: rebuilt from the stored texts, so it always agrees.
+            records = store.records()
+            router._lexical[lang] = LexicalIndex(lang)
+            router._lexical[lang].add([r.id for r in records], [r.text for r in records])
             for d in store.ids():
                 if d in router._language_of:
                     raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
                 router._language_of[d] = lang
         return router
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    """Rescale to [0, 1]; a constant vector maps to 1 where positive, else 0."""
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo < 1e-12:
+        return (x > 0).astype(np.float64)
+    return (x - lo) / (hi - lo)
+
+
+def _rrf(x: np.ndarray, positive_only: bool = False) -> np.ndarray:
+    """Reciprocal-rank contribution 1 / (60 + rank) of each item (rank 1 = best)."""
+    order = np.argsort(-x, kind="stable")
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.arange(1, len(x) + 1)
+    out = 1.0 / (_RRF_K + ranks)
+    if positive_only:
+        out[x <= 0] = 0.0
+    return out
