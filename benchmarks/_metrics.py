@@ -26,3 +26,20 @@ def percentile(values: Sequence[float], q: float) -> float:
         return 0.0
     idx = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[idx]
+
+
+def average_precision(ranked: Sequence[str], relevant: set[str]) -> float:
+    hits, total = 0, 0.0
+    for i, doc in enumerate(ranked):
+        if doc in relevant:
+            hits += 1
+            total += hits / (i + 1)
+    return total / len(relevant) if relevant else 0.0
+
+
+def ndcg_at(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+    import math
+
+    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+    return dcg / ideal if ideal else 0.0

@@ -4,10 +4,11 @@ Why per language: a tokenizer, stemmer and stopword list only make sense for one
 and BM25's collection statistics (idf) are only meaningful within one. Routing by language is
 what makes both possible; benchmarks/hybrid.py measures what each step is worth.
 
-Analysis, in order: NFKC + casefold; tokens by script (Han: one token per character; Thai,
-Lao, Khmer, Myanmar and kana: character bigrams, since they are written without spaces;
-everything else: runs of letters, combining marks and digits, so Devanagari vowel signs stay
-inside their word); stopwords removed; Snowball stemming where PyStemmer has the language.
+Analysis, in order: NFKC + casefold; tokens by script (Han: characters plus character
+bigrams; Thai, Lao, Khmer, Myanmar: character trigrams; kana: bigrams, since these are
+written without spaces; everything else: runs of letters, combining marks and digits, so
+Devanagari vowel signs stay inside their word); stopwords removed; Snowball stemming where
+PyStemmer has the language. BM25 k1=1.2, b=0.75 (k1 chosen on the XQuAD dev half).
 The whole table is :data:`ANALYZERS`: one line per language, easy to extend.
 
 Updates: bm25s indexes are static. Documents are analysed once on add; the BM25 matrix is
@@ -28,10 +29,18 @@ import regex
 __all__ = ["ANALYZERS", "Analyzer", "LexicalIndex", "analyzer_for"]
 
 _TOKEN = regex.compile(
-    r"(?P<han>\p{Han})"
-    r"|(?P<nospace>[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]+|[\p{Hiragana}\p{Katakana}ー]+)"
+    r"(?P<han>\p{Han}+)"
+    r"|(?P<brahmic>[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]+)"
+    r"|(?P<kana>[\p{Hiragana}\p{Katakana}ー]+)"
     r"|(?P<word>[\p{L}\p{M}\p{N}]+)"
 )
+# Character n-gram sizes for scripts written without spaces (chosen on the dev half of
+# XQuAD, see benchmarks/hybrid.py --ablation): Thai-like scripts 3, kana 2.
+_NGRAM = {"brahmic": 3, "kana": 2}
+
+
+def _ngrams(piece: str, n: int) -> list[str]:
+    return [piece[i : i + n] for i in range(max(1, len(piece) - n + 1))]
 
 
 def _stopwords(name: str) -> frozenset[str]:
@@ -115,10 +124,12 @@ class Analyzer:
                 out.extend(self._stem(words))
                 words = []
             if kind == "han":
-                if piece not in self.stopwords:
-                    out.append(piece)
+                # Characters and character bigrams: bigrams carry most Chinese words.
+                out.extend(c for c in piece if c not in self.stopwords)
+                if len(piece) > 1:
+                    out.extend(_ngrams(piece, 2))
             else:
-                out.extend(piece[i : i + 2] for i in range(max(1, len(piece) - 1)))
+                out.extend(_ngrams(piece, _NGRAM[kind or "kana"]))
         if words:
             out.extend(self._stem(words))
         return out
@@ -141,7 +152,7 @@ def analyzer_for(language: str) -> Analyzer:
 class LexicalIndex:
     """BM25 over one partition's documents, kept in step with the dense store by id."""
 
-    def __init__(self, language: str, *, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(self, language: str, *, k1: float = 1.2, b: float = 0.75) -> None:
         self.language = language
         self.analyzer = analyzer_for(language)
         self.k1, self.b = k1, b

@@ -313,7 +313,7 @@ def format_report(report: SeedReport) -> str:
     """A table shaped like the card's: dimension | score | card | match@1."""
 
     def pct(x: float | None) -> str:
-        return "—" if x is None else f"{x * 100:.1f}%"
+        return "—" if x is None else f"{x * 100:.2f}%"
 
     head = ("dimension", "score", "card", "match@1 (ours)")
     rows = [
