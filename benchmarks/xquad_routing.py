@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     embedder = StaticEmbedder(args.model)
-    options = {}
+    options: dict[str, object] = {"lexical": False}  # issue: routing cost over dense ingest
     if args.confidence is not None:
         options["confidence"] = args.confidence
     if args.detect_chars is not None:

@@ -101,3 +101,13 @@ def test_bad_mode_arguments(router: LanguageRouter, kwargs: dict, message: str) 
 
 def test_lexical_without_matching_terms_returns_nothing(router: LanguageRouter) -> None:
     assert router.search("xyzzy plugh", 3, mode="lexical", language="en").hits == []
+
+
+def test_dense_only_router(embedder: StaticEmbedder, tmp_path: Path) -> None:
+    r = LanguageRouter(embedder, lexical=False)
+    r.add(list(DOCS.values()), ids=list(DOCS))
+    assert r.mode == "dense" and r.search("bread yeast", 1).hits[0].id == "en3"
+    with pytest.raises(ValueError, match="lexical=False"):
+        r.search("bread", 1, mode="hybrid")
+    r.save(tmp_path / "d")
+    assert LanguageRouter.load(tmp_path / "d", embedder).lexical is False

@@ -114,6 +114,7 @@ class LanguageRouter:
         mode: Mode = "hybrid",
         fusion: Fusion = "minmax",
         weight: float = 0.5,
+        lexical: bool = True,
     ) -> None:
         if not isinstance(encoder, Encoder):
             raise TypeError("encoder must provide encode(texts), dim, model_name and fingerprint")
@@ -131,6 +132,9 @@ class LanguageRouter:
         self.index_kind: IndexKind = index
         # Ingest detection chooses among these (None: every language the detector knows).
         self.allowed = sorted({normalize_language(x) for x in languages}) if languages is not None else None
+        self.lexical = bool(lexical)  # False: dense only, no BM25 kept (cheaper ingest)
+        if not self.lexical and mode != "dense":
+            mode = "dense"
         self.mode, self.fusion, self.weight = self._check_mode(mode, fusion, weight)
         self._partitions: dict[str, FaissStore] = {}
         self._lexical: dict[str, LexicalIndex] = {}
@@ -240,13 +244,16 @@ class LanguageRouter:
             moved = [d for d, lang in zip(doc_ids, langs) if self._language_of.get(d, lang) != lang]
             for d in moved:
                 self._partitions[self._language_of[d]].delete([d])
-                self._lexical[self._language_of[d]].delete([d])
+                if self.lexical:
+                    self._lexical[self._language_of[d]].delete([d])
             for lang, rows in groups.items():
                 store = self._partitions.get(lang)
                 if store is None:
                     store = self._partitions[lang] = self._new_store()
-                    self._lexical[lang] = LexicalIndex(lang)
-                self._lexical[lang].add([doc_ids[i] for i in rows], [items[i] for i in rows])
+                    if self.lexical:
+                        self._lexical[lang] = LexicalIndex(lang)
+                if self.lexical:
+                    self._lexical[lang].add([doc_ids[i] for i in rows], [items[i] for i in rows])
                 store.add(
                     vectors[rows],
                     [items[i] for i in rows],
@@ -275,7 +282,8 @@ class LanguageRouter:
                 lang = self._language_of.pop(d, None) if isinstance(d, str) else None
                 if lang is not None:
                     removed += self._partitions[lang].delete([d])
-                    self._lexical[lang].delete([d])
+                    if self.lexical:
+                        self._lexical[lang].delete([d])
         return removed
 
     def get(self, ids: Iterable[str]) -> list[Record]:
@@ -351,6 +359,10 @@ class LanguageRouter:
         mode, fusion, weight = self._check_mode(
             mode or self.mode, fusion or self.fusion, self.weight if weight is None else weight
         )
+        if mode != "dense" and not self.lexical:
+            raise ValueError(
+                f"mode {mode!r} needs the lexical index; this router was built with lexical=False"
+            )
         compile_filter(filter)  # bad filters fail here, before any work
         route = self.route(query, language)
         if not route.languages:
@@ -462,6 +474,7 @@ class LanguageRouter:
             "mode": self.mode,
             "fusion": self.fusion,
             "weight": self.weight,
+            "lexical": self.lexical,
             "count": sum(p["count"] for p in partitions.values()),
             "partitions": partitions,
         }
@@ -508,6 +521,7 @@ class LanguageRouter:
             mode=manifest.get("mode", "hybrid"),
             fusion=manifest.get("fusion", "minmax"),
             weight=manifest.get("weight", 0.5),
+            lexical=manifest.get("lexical", True),
         )
         for lang, info in (manifest.get("partitions") or {}).items():
             sub = path / _PARTITIONS / lang
@@ -528,9 +542,10 @@ class LanguageRouter:
                 )
             router._partitions[lang] = store
             # The lexical index is derived data: rebuilt from the stored texts, so it always agrees.
-            records = store.records()
-            router._lexical[lang] = LexicalIndex(lang)
-            router._lexical[lang].add([r.id for r in records], [r.text for r in records])
+            if router.lexical:
+                records = store.records()
+                router._lexical[lang] = LexicalIndex(lang)
+                router._lexical[lang].add([r.id for r in records], [r.text for r in records])
             for d in store.ids():
                 if d in router._language_of:
                     raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
