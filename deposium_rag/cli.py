@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from deposium_rag.language import LanguageDetector
     from deposium_rag.models import StaticEmbedder
     from deposium_rag.retrievers.router import LanguageRouter, RoutedResult
 
@@ -490,12 +492,34 @@ def _store_manifest(store: Path, *, for_query: bool) -> dict[str, Any] | None:
     return manifest
 
 
-def load_router(store: Path, embedder: StaticEmbedder, saved_model: str) -> LanguageRouter:
-    from deposium_rag.errors import DimensionMismatchError, ModelMismatchError
+@functools.cache
+def _detector(name: str) -> LanguageDetector:
+    """One detector per name per process: they are immutable, and py3langid's takes ~0.7 s to load."""
+    from deposium_rag.language import get_detector
+
+    return get_detector(name)
+
+
+def new_router(embedder: StaticEmbedder) -> LanguageRouter:
+    from deposium_rag.language import DEFAULT_DETECTOR
     from deposium_rag.retrievers.router import LanguageRouter
 
+    return LanguageRouter(embedder, detector=_detector(DEFAULT_DETECTOR))
+
+
+def load_router(store: Path, embedder: StaticEmbedder, manifest: dict[str, Any]) -> LanguageRouter:
+    """Load a saved store with its own detector; refuse one built with another model."""
+    from deposium_rag.errors import DimensionMismatchError, ModelMismatchError
+    from deposium_rag.language import DEFAULT_DETECTOR
+    from deposium_rag.retrievers.router import LanguageRouter
+
+    saved_model = manifest.get("model_name")
     try:
-        return LanguageRouter.load(store, embedder)
+        detector = _detector(str(manifest.get("detector") or DEFAULT_DETECTOR))
+    except ValueError as exc:
+        raise CliError(f"store {store}: {_one_line(exc)}") from None
+    try:
+        return LanguageRouter.load(store, embedder, detector=detector)
     except (ModelMismatchError, DimensionMismatchError):
         raise CliError(
             f"store {store} was built with model {saved_model!r}, not {embedder.model_name!r}; "
@@ -518,13 +542,16 @@ def _language_table(router: LanguageRouter) -> list[str]:
     return out
 
 
-def _ingest(router: LanguageRouter, chunks: Sequence[Chunk], quiet: bool) -> tuple[int, int, int]:
-    """Upsert ``chunks``; drop the old chunks of the same sources that are not among them.
+def _ingest(
+    router: LanguageRouter, chunks: Sequence[Chunk], sources: Sequence[str], quiet: bool
+) -> tuple[int, int, int]:
+    """Upsert ``chunks``; drop the old chunks of ``sources`` (the files read) not among them.
 
-    Returns (new, updated, removed).
+    A file that shrank, or was emptied, loses the chunks it no longer has. Returns
+    (new, updated, removed).
     """
     new_ids = {c.id for c in chunks}
-    sources = sorted({c.metadata["source"] for c in chunks})
+    sources = sorted(set(sources))
     stale: list[str] = []
     for lang in router.counts():
         part = router.partition(lang)
@@ -554,8 +581,6 @@ def _read_all(files: Sequence[tuple[Path, bool]], quiet: bool) -> list[Document]
 
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from deposium_rag.retrievers.router import LanguageRouter
-
     if args.chunk_size < 1:
         raise CliError(f"--chunk-size must be >= 1, got {args.chunk_size}")
     if not 0 <= args.chunk_overlap < args.chunk_size:
@@ -572,17 +597,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     else:
         model, why = default_model()
     embedder = load_embedder(model, None if args.model else saved_model)
-    router = load_router(store, embedder, str(saved_model)) if manifest else LanguageRouter(embedder)
+    router = load_router(store, embedder, manifest) if manifest else new_router(embedder)
     docs = _read_all(files, args.quiet)
     chunks = make_chunks(docs, args.chunk_size, args.chunk_overlap)
     if not chunks:
         raise CliError(f"nothing to index: the {len(files)} file(s) found hold no text")
     _say(f"model: {embedder.model_name} (dim {embedder.dim}; {why})")
-    fresh, updated, removed = _ingest(router, chunks, args.quiet)
+    read = [str(path.absolute()) for path, _ in files]
+    fresh, updated, removed = _ingest(router, chunks, read, args.quiet)
     router.save(store)
-    sources = len({c.metadata["source"] for c in chunks})
+    n_files = len({c.metadata["source"] for c in chunks})
     _say(
-        f"indexed {sources} file(s) into {len(chunks)} chunk(s): {fresh} new, {updated} updated, "
+        f"indexed {n_files} file(s) into {len(chunks)} chunk(s): {fresh} new, {updated} updated, "
         f"{removed} removed; store {store}"
     )
     for row in _language_table(router):
@@ -664,7 +690,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     assert manifest is not None
     saved_model = manifest["model_name"]
     embedder = load_embedder(args.model or saved_model, None if args.model else saved_model)
-    router = load_router(store, embedder, saved_model)
+    router = load_router(store, embedder, manifest)
     mode = args.mode or router.mode
     result = _search(router, args.text, args.k, args.language, mode)
     if args.json:
@@ -686,8 +712,6 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from deposium_rag.retrievers.router import LanguageRouter
-
     model, why = (args.model, "--model") if args.model else default_model()
     embedder = load_embedder(model)
     files = collect_files([str(SAMPLE_DOCS)])
@@ -695,10 +719,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     chunks = make_chunks(docs, 1000, 100)
     with tempfile.TemporaryDirectory(prefix="deposium-rag-demo-") as tmp:
         store = Path(tmp) / "store"
-        built = LanguageRouter(embedder)
-        _ingest(built, chunks, args.quiet)
+        built = new_router(embedder)
+        _ingest(built, chunks, [], args.quiet)
         built.save(store)
-        router = LanguageRouter.load(store, embedder)  # query what was saved, as `query` would
+        router = load_router(store, embedder, _store_manifest(store, for_query=True) or {})
         counts = ", ".join(f"{lang} {n}" for lang, n in router.counts().items())
         _say(f"deposium-rag demo: {len(docs)} sample documents, one store per language ({counts})")
         _say(f"model: {embedder.model_name} (dim {embedder.dim}; {why})")
@@ -745,6 +769,8 @@ def _benchmark_module(script: str) -> Iterator[Any]:
 
 
 def _run_benchmark(script: str, argv: list[str]) -> int:
+    from deposium_rag.errors import DeposiumError
+
     try:
         with _benchmark_module(script) as module:
             sys.argv[:] = [script, *argv]
@@ -752,6 +778,8 @@ def _run_benchmark(script: str, argv: list[str]) -> int:
                 module.main()
             except SystemExit as exc:
                 return _exit_code(exc)
+    except DeposiumError:  # ModelNotFoundError is a FileNotFoundError too: not a data problem
+        raise
     except FileNotFoundError as exc:
         raise CliError(
             f"benchmark data not found ({exc.filename}); the benchmarks read ../shared/data next to "
@@ -764,6 +792,7 @@ def _run_benchmark(script: str, argv: list[str]) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     model, why = (args.model, "--model") if args.model else default_model()
+    embedder = load_embedder(model)  # a bad --model fails here, in one line
     if args.suite == "xquad":
         argv = ["--model", model]
         if args.max_questions is not None:
@@ -773,7 +802,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--max-questions applies to --suite xquad only")
     from deposium_rag import seed_eval
 
-    embedder = load_embedder(model)
     report = seed_eval.run(embedder)
     _say(seed_eval.format_report(report))
     _note(f"(model {embedder.model_name}: {why})", args.quiet)
@@ -782,6 +810,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     model = args.model or default_model()[0]
+    load_embedder(model)
     return _run_benchmark("embed_overhead.py", ["--model", model, "--repeat", str(args.repeat)])
 
 
@@ -875,14 +904,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except BrokenPipeError:  # `deposium-rag ... | head`: the reader left, nothing to report
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141
     except Exception as exc:
-        from deposium_rag.errors import DeposiumError
+        from deposium_rag.errors import DeposiumError, ModelNotAvailableError
 
         if args.debug:
             raise
         if isinstance(exc, DeposiumError):
             _error(exc)
-            return EXIT_USAGE
+            return EXIT_ENV if isinstance(exc, ModelNotAvailableError) else EXIT_USAGE
         _error(f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)")
         return EXIT_ENV
 

@@ -18,7 +18,6 @@ overwrites its slot in place; with "hnsw" it tombstones the old slot and appends
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import threading
@@ -112,6 +111,15 @@ def json_metadata(metadata: Any, position: int) -> dict[str, Any]:
             f"metadatas[{position}] is not JSON-serialisable ({exc}); "
             "convert such values (dates, objects, NaN) to str or numbers"
         ) from None
+
+
+def _copy_json(value: Any) -> Any:
+    """Deep copy of JSON-shaped data (what metadata always is here): much cheaper than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
 
 
 def maximal_marginal_relevance(
@@ -361,7 +369,7 @@ class FaissStore:
                     Record(
                         doc_id,
                         self._texts[row] or "",
-                        copy.deepcopy(self._metas[row] or {}),
+                        _copy_json(self._metas[row] or {}),
                         view[row].copy(),
                     )
                 )
@@ -521,11 +529,31 @@ class FaissStore:
             rows, scores = self._ranked_rows(self._query(vector), k, pred, ids)
             return [self._hit(int(r), float(s)) for r, s in zip(rows, scores)]
 
+    def scores(
+        self, vector: Any, k: int, filter: FilterSpec = None, *, ids: Iterable[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Like :meth:`search` but only ``(id, cosine)`` pairs: no text or metadata is copied."""
+        k = _check_k(k)
+        pred = compile_filter(filter)
+        with self._lock:
+            if self._index is None:
+                return []
+            rows, sims = self._ranked_rows(self._query(vector), k, pred, ids)
+            return [(self._ids[int(r)] or "", float(x)) for r, x in zip(rows, sims)]
+
+    def vectors(self, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Unit vectors of the given ids (unknown ids skipped), without copying documents."""
+        with self._lock:
+            if self._index is None:
+                return {}
+            view = self._vectors()
+            return {d: view[self._row[d]].copy() for d in ids if isinstance(d, str) and d in self._row}
+
     def _hit(self, row: int, score: float) -> Hit:
         return Hit(
             self._ids[row] or "",
             self._texts[row] or "",
-            copy.deepcopy(self._metas[row] or {}),
+            _copy_json(self._metas[row] or {}),
             max(-1.0, min(1.0, score)),
         )
 

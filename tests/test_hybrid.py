@@ -34,7 +34,7 @@ def router(embedder: StaticEmbedder) -> LanguageRouter:
 
 
 def test_default_mode_is_hybrid(router: LanguageRouter) -> None:
-    assert router.mode == "hybrid" and router.fusion == "minmax" and 0 <= router.weight <= 1
+    assert router.mode == "hybrid" and router.fusion == "convex" and router.weight == 0.9
 
 
 def test_lexical_finds_rare_keyword(router: LanguageRouter) -> None:
@@ -52,7 +52,7 @@ def test_every_mode_finds_the_right_doc_and_keeps_the_score_convention(
     assert [h.score for h in res.hits] == sorted((h.score for h in res.hits), reverse=True)
 
 
-@pytest.mark.parametrize("fusion", ["minmax", "rrf"])
+@pytest.mark.parametrize("fusion", ["convex", "minmax", "rrf"])
 def test_fusions(router: LanguageRouter, fusion: str) -> None:
     res = router.search("yeast ferments sugars in bread", 2, mode="hybrid", fusion=fusion)
     assert res.hits[0].id == "en3" and 0 <= res.hits[0].relevance <= 1
@@ -111,3 +111,15 @@ def test_dense_only_router(embedder: StaticEmbedder, tmp_path: Path) -> None:
         r.search("bread", 1, mode="hybrid")
     r.save(tmp_path / "d")
     assert LanguageRouter.load(tmp_path / "d", embedder).lexical is False
+
+
+def test_uncertain_merge_scales_partitions_by_language_probability(embedder: StaticEmbedder) -> None:
+    router = LanguageRouter(embedder)
+    router.add([*DOCS.values(), "Les ordinateurs quantiques utilisent des qubits et la superposition."])
+    route = router.route("Explain quantum computing")  # en 0.50 vs fr 0.50 among en/de/fr
+    assert route.reason.startswith("uncertain")
+    res = router.search("Explain quantum computing", 6, mode="lexical")
+    probs = {c.language: c.probability for c in route.candidates}
+    top = route.candidates[0].probability
+    for hit, lang in zip(res.hits, res.languages):
+        assert hit.relevance <= probs.get(lang, 1.0) / top + 1e-9

@@ -89,6 +89,8 @@ class Model2VecEmbeddings(BaseModel, Embeddings):
     def __repr__(self) -> str:
         return f"Model2VecEmbeddings(model_name={self.model_name!r}, dimension={self.dimension})"
 
+    __str__ = __repr__
+
     def __getstate__(self) -> Any:  # pragma: no cover - keep pickling out of reach
         raise TypeError("Model2VecEmbeddings is not picklable; rebuild it from its model name")
 
@@ -338,7 +340,7 @@ class LanguageRoutingRetriever(BaseRetriever):
     language: str | None = None
     filter: dict[str, Any] | None = None
     mode: Literal["dense", "lexical", "hybrid"] | None = None  # None: the router's default
-    fusion: Literal["minmax", "rrf"] | None = None
+    fusion: Literal["convex", "minmax", "rrf"] | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1.0)
 
     def _get_relevant_documents(

@@ -18,10 +18,17 @@ Routing policy (documented, tested):
   ``fallback``: ``"all"`` (search every partition), ``"none"`` (no results) or a language code.
 
 Search modes: ``dense`` (cosine), ``lexical`` (BM25 with the partition's own analyser, see
-deposium_rag.lexical) and ``hybrid`` (both, fused). Fusion ``minmax`` rescales each ranker's
-scores to [0, 1] over the candidate pool and mixes them with ``weight`` on BM25; ``rrf`` is
-reciprocal rank fusion (k=60). Scores: in dense mode ``Hit.score`` is cosine in [-1, 1]; in
-lexical and hybrid modes it is the fused relevance r in [0, 1] written as ``2r - 1``, so that
+deposium_rag.lexical) and ``hybrid`` (both, fused). Fusion ``convex`` (default) mixes BM25
+rescaled to [0, 1] over the candidate pool (weight ``weight``) with the dense relevance
+(1 + cos) / 2 on its fixed scale, so a weak dense model cannot amplify small cosine gaps;
+``minmax`` rescales both rankers over the pool; ``rrf`` is reciprocal rank fusion (k=60).
+The default (convex, weight 0.9) was chosen on the dev half of XQuAD (benchmarks/hybrid.py).
+When an uncertain route merges partitions in lexical or hybrid mode, each partition's
+relevance is scaled by its language probability relative to the top candidate, since
+rescaled scores of different partitions do not compare.
+
+Scores: in dense mode ``Hit.score`` is cosine in [-1, 1]; in lexical and hybrid modes it
+is the fused relevance r in [0, 1] written as ``2r - 1``, so that
 ``Hit.relevance = (1 + score) / 2`` is the relevance in every mode.
 """
 
@@ -55,7 +62,7 @@ from deposium_rag.store import FaissStore, Hit, IndexKind, Record, json_metadata
 __all__ = ["Encoder", "LanguageRouter", "Mode", "Route", "RoutedResult"]
 
 Mode = Literal["dense", "lexical", "hybrid"]
-Fusion = Literal["minmax", "rrf"]
+Fusion = Literal["convex", "minmax", "rrf"]
 _RRF_K = 60
 
 FORMAT = "deposium-rag/language-router"
@@ -112,8 +119,8 @@ class LanguageRouter:
         index: IndexKind = "flat",
         languages: Iterable[str] | None = COMMON_LANGUAGES,
         mode: Mode = "hybrid",
-        fusion: Fusion = "minmax",
-        weight: float = 0.5,
+        fusion: Fusion = "convex",
+        weight: float = 0.9,
         lexical: bool = True,
     ) -> None:
         if not isinstance(encoder, Encoder):
@@ -145,8 +152,8 @@ class LanguageRouter:
     def _check_mode(mode: str, fusion: str, weight: float) -> tuple[Mode, Fusion, float]:
         if mode not in ("dense", "lexical", "hybrid"):
             raise ValueError(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
-        if fusion not in ("minmax", "rrf"):
-            raise ValueError(f"fusion must be 'minmax' or 'rrf', got {fusion!r}")
+        if fusion not in ("convex", "minmax", "rrf"):
+            raise ValueError(f"fusion must be 'convex', 'minmax' or 'rrf', got {fusion!r}")
         if not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight (the BM25 share of a hybrid score) must be in [0, 1], got {weight!r}")
         return mode, fusion, float(weight)  # type: ignore[return-value]
@@ -369,12 +376,16 @@ class LanguageRouter:
             return RoutedResult([], route, [])
         vector = None if mode == "lexical" else self.encoder.encode([query])[0]
         merged: list[tuple[float, str, Hit]] = []
+        share = _language_share(route) if mode != "dense" else {}
         with self._lock:
             for lang in route.languages:
                 if mode == "dense":
                     hits = self._partitions[lang].search(vector, k, filter)
                 else:
                     hits = self._scored(lang, query, vector, k, filter, mode, fusion, weight)
+                    factor = share.get(lang, 1.0)
+                    if factor < 1.0:
+                        hits = [Hit(h.id, h.text, h.metadata, 2.0 * h.relevance * factor - 1.0) for h in hits]
                 merged.extend((h.score, lang, h) for h in hits)
         merged.sort(key=lambda t: -t[0])
         top = merged[:k]
@@ -408,12 +419,12 @@ class LanguageRouter:
             rel = {d: float(bm25[pos[d]]) / best for d in picked}
             return self._hits(store, picked, rel)
         assert vector is not None
-        dense = {h.id: h.score for h in store.search(vector, pool, filter)}
+        dense = dict(store.scores(vector, pool, filter))
         missing = [d for d in lex_top if d not in dense]
         if missing:
             unit = vector / (float(np.linalg.norm(vector)) or 1.0)
-            for rec in store.get(missing):
-                dense[rec.id] = float(rec.vector @ unit)
+            for doc_id, vec in store.vectors(missing).items():
+                dense[doc_id] = float(vec @ unit)
         pool_ids = list(dense)
         if not pool_ids:
             return []
@@ -423,8 +434,10 @@ class LanguageRouter:
         if fusion == "rrf":
             fused = _rrf(den) + _rrf(lex, positive_only=True)
             fused /= 2.0 / (_RRF_K + 1)
-        else:
+        elif fusion == "minmax":
             fused = weight * _minmax(lex) + (1.0 - weight) * _minmax(den)
+        else:
+            fused = weight * _minmax(lex) + (1.0 - weight) * (1.0 + den) / 2.0
         top = np.argsort(-fused, kind="stable")[:k]
         picked = [pool_ids[i] for i in top]
         return self._hits(store, picked, {pool_ids[i]: float(fused[i]) for i in top})
@@ -519,8 +532,8 @@ class LanguageRouter:
             index=manifest.get("index", "flat"),
             languages=manifest.get("languages"),
             mode=manifest.get("mode", "hybrid"),
-            fusion=manifest.get("fusion", "minmax"),
-            weight=manifest.get("weight", 0.5),
+            fusion=manifest.get("fusion", "convex"),
+            weight=manifest.get("weight", 0.9),
             lexical=manifest.get("lexical", True),
         )
         for lang, info in (manifest.get("partitions") or {}).items():
@@ -551,6 +564,14 @@ class LanguageRouter:
                     raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
                 router._language_of[d] = lang
         return router
+
+
+def _language_share(route: Route) -> dict[str, float]:
+    """Probability of each routed language relative to the top one (1.0 when not uncertain)."""
+    if len([x for x in route.languages if x != UND]) < 2 or not route.candidates:
+        return {}
+    top = route.candidates[0].probability or 1.0
+    return {c.language: min(1.0, c.probability / top) for c in route.candidates}
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:
