@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/python -c "from deposium_rag import StaticEmbedder as S; e = S('bundled'); v = e.encode(['Explain quantum computing', 'Quantum computers use qubits', 'Bread needs flour']); print(e.model_name, e.dim, 'cos(q, qubits)=%.3f cos(q, bread)=%.3f' % (v[0] @ v[1], v[0] @ v[2]))"
+	$(BIN)/deposium-rag demo
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

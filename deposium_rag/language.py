@@ -324,15 +324,26 @@ _BACKENDS = {"py3langid": Py3LangidDetector, "langdetect": LangdetectDetector}
 DEFAULT_DETECTOR = "py3langid"
 
 
+_SHARED: dict[str, LanguageDetector] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 def get_detector(name: str | LanguageDetector | None = None) -> LanguageDetector:
-    """A detector by name (``"py3langid"`` default, ``"langdetect"``), or pass one through."""
+    """A detector by name (``"py3langid"`` default, ``"langdetect"``), or pass one through.
+
+    Named detectors are built once per process and shared: they are immutable after
+    construction (restricted models are cached under a lock), and loading one takes ~0.5 s.
+    """
     if name is None:
         name = DEFAULT_DETECTOR
     if not isinstance(name, str):
         if isinstance(name, LanguageDetector):
             return name
         raise TypeError(f"detector must be a name or a LanguageDetector, got {type(name).__name__}")
-    try:
-        return _BACKENDS[name]()  # type: ignore[return-value]
-    except KeyError:
-        raise ValueError(f"unknown detector {name!r}; choose one of {sorted(_BACKENDS)}") from None
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown detector {name!r}; choose one of {sorted(_BACKENDS)}")
+    with _SHARED_LOCK:
+        found = _SHARED.get(name)
+        if found is None:
+            found = _SHARED[name] = _BACKENDS[name]()  # type: ignore[assignment]
+        return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -178,7 +179,9 @@ def test_reindex_adds_new_files_and_drops_stale_chunks(tmp_path: Path, run: Run)
     docs, store = tmp_path / "notes", tmp_path / "s"
     docs.mkdir()
     long_doc = docs / "long.txt"
-    long_doc.write_text("\n\n".join(f"Paragraph {i} is about rivers, mountains and valleys. " * 3 for i in range(3)))
+    long_doc.write_text(
+        "\n\n".join(f"Paragraph {i} is about rivers, mountains and valleys. " * 3 for i in range(3))
+    )
     (docs / "short.txt").write_text("Rivers flow into the sea.")
     sizes = ("--chunk-size", "200", "--chunk-overlap", "0")
     code, out, err = run("index", str(docs), "--store", str(store), *sizes)
@@ -191,6 +194,9 @@ def test_reindex_adds_new_files_and_drops_stale_chunks(tmp_path: Path, run: Run)
     assert json.loads((store / "manifest.json").read_text())["count"] == 3
     texts = [r["text"] for r in query_json(run, store, "rivers", "-k", "10")["results"]]
     assert not any("Paragraph" in t for t in texts)
+    (docs / "short.txt").write_text("  \n")  # emptied: its chunk goes too
+    code, out, err = run("index", str(docs), "--store", str(store), *sizes)
+    assert code == 0 and "2 file(s) into 2 chunk(s): 0 new, 2 updated, 1 removed" in out, err
 
 
 def test_index_reads_html_json_jsonl_and_bom(tmp_path: Path, run: Run) -> None:
@@ -215,14 +221,23 @@ def test_index_reads_html_json_jsonl_and_bom(tmp_path: Path, run: Run) -> None:
     assert code == 0, err
     assert "indexed 5 file(s) into 6 chunk(s)" in out
     assert err == ""  # --quiet: no notes, no progress
-    data = query_json(run, store, "sourdough yeast dough", "-k", "6", "--language", "en")
-    texts = {r["text"] for r in data["results"]}
-    assert "Bread\n\nSourdough & yeast make the dough rise." in texts
-    assert "Chlorophyll absorbs red and blue light." in texts
-    assert "Gluten traps carbon dioxide." in texts
-    assert not any("var x" in t or "color" in t or "never" in t for t in texts)
-    records = sorted(r.get("source", "").rsplit("/", 1)[-1] for r in data["results"])
-    assert records.count("notes.jsonl") == 2
+    manifest = json.loads((store / "manifest.json").read_text())
+    router = cli.load_router(store, cli.load_embedder("bundled"), manifest)
+    stored = {}
+    for lang in router.counts():
+        part = router.partition(lang)
+        assert part is not None
+        stored.update({r.text: r.metadata for r in part.records()})
+    assert set(stored) == {
+        "Bread\n\nSourdough & yeast make the dough rise.",
+        "Qubits are fragile and need error correction.",
+        "The Eiffel Tower is repainted every seven years.",
+        "Photosynthesis releases oxygen.",
+        "Chlorophyll absorbs red and blue light.",
+        "Gluten traps carbon dioxide.",
+    }
+    note = stored["The Eiffel Tower is repainted every seven years."]
+    assert note["source"] == str(docs / "notes.jsonl") and note["record"] == 2 and note["chunk_index"] == 0
 
 
 def test_index_skips_the_store_folder_inside_the_input(tmp_path: Path, corpus: Path, run: Run) -> None:
@@ -283,13 +298,19 @@ BAD_INPUTS = {
         "bin.txt looks like a binary file",
     ),
     "unsupported file": (
-        lambda t, c, s, m: [(t / "a.pdf").write_bytes(b"%PDF"), "index", str(t / "a.pdf"), "--store", str(s)][1:],
+        lambda t, c, s, m: [(t / "a.pdf").write_bytes(b"%PDF"), "index", str(t / "a.pdf"), "--store", str(s)][
+            1:
+        ],
         "unsupported file type '.pdf'",
     ),
     "bad json given explicitly": (
-        lambda t, c, s, m: [(t / "x.jsonl").write_text('{"text": 1\n'), "index", str(t / "x.jsonl"), "--store", str(s)][
-            1:
-        ],
+        lambda t, c, s, m: [
+            (t / "x.jsonl").write_text('{"text": 1\n'),
+            "index",
+            str(t / "x.jsonl"),
+            "--store",
+            str(s),
+        ][1:],
         "x.jsonl:1: not valid JSON",
     ),
     "store from a model of another dimension": (
@@ -305,12 +326,24 @@ BAD_INPUTS = {
         "model folder not found",
     ),
     "bad overlap": (
-        lambda t, c, s, m: ["index", str(c), "--store", str(s), "--chunk-size", "50", "--chunk-overlap", "50"],
+        lambda t, c, s, m: [
+            "index",
+            str(c),
+            "--store",
+            str(s),
+            "--chunk-size",
+            "50",
+            "--chunk-overlap",
+            "50",
+        ],
         "--chunk-overlap must be >= 0 and < --chunk-size",
     ),
     "missing store folder": (lambda t, c, s, m: ["query", str(t / "nowhere"), "bread"], "no store at"),
     "empty query": (lambda t, c, s, m: ["query", str(s), "   "], "the query is empty"),
-    "unknown language": (lambda t, c, s, m: ["query", str(s), "bread", "--language", "xx"], "unknown language"),
+    "unknown language": (
+        lambda t, c, s, m: ["query", str(s), "bread", "--language", "xx"],
+        "unknown language",
+    ),
     "bad k": (lambda t, c, s, m: ["query", str(s), "bread", "-k", "0"], "-k must be >= 1"),
     "missing argument": (lambda t, c, s, m: ["query", str(s)], "required: text"),
 }
@@ -371,7 +404,7 @@ def test_chunks_keep_paragraphs_whole_and_overlap() -> None:
     assert len(chunks) > 1
     for p in paragraphs:
         assert any(p.strip() in c for c in chunks)  # never cut: each fits
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         assert nxt.split("\n\n")[0] in prev  # starts with the previous chunk's tail
 
 
@@ -396,7 +429,7 @@ def test_chunk_arguments_are_checked() -> None:
 
 def test_html_to_text() -> None:
     html = "<div>a&nbsp;b</div><script>x()</script><ul><li>one</li><li>two</li></ul><p>c &lt; d</p>"
-    assert cli.html_to_text(html) == "a\xa0b\n\none\n\ntwo\n\nc < d"
+    assert cli.html_to_text(html) == "a b\n\none\n\ntwo\n\nc < d"  # nbsp is whitespace too
 
 
 # -- default model, demo, eval, help ---------------------------------------------------------------------
@@ -468,6 +501,8 @@ def test_eval_xquad_runs_on_a_small_subset(tmp_path: Path, run: Run, monkeypatch
 
 
 def test_eval_xquad_outside_a_clone(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run("eval", "--suite", "xquad", "--model", str(tmp_path / "no-model"))
+    assert code == 2 and "model folder not found" in one_error_line(err)
     monkeypatch.setattr(cli, "BENCHMARKS", tmp_path / "site-packages" / "benchmarks")
     code, _, err = run("eval", "--suite", "xquad")
     assert code == 2 and "ships with the deposium-rag repository" in one_error_line(err)
@@ -486,7 +521,11 @@ def test_console_script_help() -> None:
     script = Path(sys.executable).with_name("deposium-rag")
     argv = [str(script)] if script.is_file() else [sys.executable, "-m", "deposium_rag.cli"]
     proc = subprocess.run(
-        [*argv, "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+        [*argv, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert proc.returncode == 0, proc.stderr
     for command in ("index", "query", "demo", "eval", "bench"):

@@ -122,6 +122,7 @@ def test_bad_codes_raise(tag: str) -> None:
 
 def test_get_detector() -> None:
     assert get_detector().name == "py3langid" and get_detector("langdetect").name == "langdetect"
+    assert get_detector() is get_detector("py3langid")  # shared: built once per process
     d = Py3LangidDetector()
     assert get_detector(d) is d
     with pytest.raises(ValueError, match="unknown detector"):
