@@ -34,6 +34,8 @@ _TOKEN = regex.compile(
     r"|(?P<kana>[\p{Hiragana}\p{Katakana}ー]+)"
     r"|(?P<word>[\p{L}\p{M}\p{N}]+)"
 )
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+_SPECIAL = regex.compile(r"[\p{Han}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Hiragana}\p{Katakana}ー]")
 # Character n-gram sizes for scripts written without spaces (chosen on the dev half of
 # XQuAD, see benchmarks/hybrid.py --ablation): Thai-like scripts 3, kana 2.
 _NGRAM = {"brahmic": 3, "kana": 2}
@@ -111,6 +113,9 @@ class Analyzer:
     def tokens(self, text: str) -> list[str]:
         """Analysed tokens of ``text``, in order."""
         text = unicodedata.normalize("NFKC", text).casefold()
+        if _SPECIAL.search(text) is None:  # fast path: only space-separated scripts
+            stop = self.stopwords
+            return self._stem([w for w in _WORD.findall(text) if w not in stop])
         out: list[str] = []
         words: list[str] = []
         for m in _TOKEN.finditer(text):
