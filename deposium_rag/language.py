@@ -14,9 +14,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import regex
 
 from deposium_rag._validation import check_text
 
@@ -167,27 +169,81 @@ def _und() -> list[Candidate]:
     return [Candidate(UND, 1.0)]
 
 
+# Scripts written by one language only (among ISO 639-1 languages a router meets): a text whose
+# letters are mostly in one of these needs no statistical model.
+_UNIQUE_SCRIPTS = {
+    "th": "Thai",
+    "el": "Greek",
+    "ko": "Hangul",
+    "he": "Hebrew",
+    "ka": "Georgian",
+    "hy": "Armenian",
+    "gu": "Gujarati",
+    "pa": "Gurmukhi",
+    "ta": "Tamil",
+    "te": "Telugu",
+    "kn": "Kannada",
+    "ml": "Malayalam",
+    "si": "Sinhala",
+    "km": "Khmer",
+    "lo": "Lao",
+    "my": "Myanmar",
+    "am": "Ethiopic",
+}
+_SCRIPT_OF = regex.compile("|".join(f"(?P<{lang}>\\p{{{name}}})" for lang, name in _UNIQUE_SCRIPTS.items()))
+_LETTER = regex.compile(r"\p{L}")
+
+
+def _unique_script_language(text: str) -> str | None:
+    """The language of a text written (>= 80% of letters) in a one-language script, else None."""
+    first = _SCRIPT_OF.search(text)
+    if first is None:
+        return None
+    lang = first.lastgroup
+    script = regex.compile(rf"\p{{{_UNIQUE_SCRIPTS[lang]}}}")  # cached by the regex module
+    letters = len(_LETTER.findall(text))
+    return lang if letters and len(script.findall(text)) >= 0.8 * letters else None
+
+
+@lru_cache(maxsize=256)
+def _wanted_set(candidates: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalize_language(c) for c in candidates) - {UND}
+
+
+def _wanted(candidates: Collection[str] | None) -> frozenset[str] | None:
+    """Normalised candidate set (cached per distinct set: routers ask with the same few)."""
+    if candidates is None:
+        return None
+    if isinstance(candidates, str):
+        raise TypeError("candidates must be a collection of language codes, not a single str")
+    return _wanted_set(
+        tuple(sorted(candidates)) if isinstance(candidates, (set, frozenset)) else tuple(candidates)
+    )
+
+
 class _Base:
     name = "base"
 
     def detect_batch(
         self, texts: Sequence[str], candidates: Collection[str] | None = None
     ) -> list[list[Candidate]]:
-        return [self.detect(t, candidates) for t in texts]
+        wanted = _wanted(candidates)
+        return [self._one(check_text(t), wanted) for t in texts]
 
     def detect(self, text: str, candidates: Collection[str] | None = None) -> list[Candidate]:
-        check_text(text)
+        return self._one(check_text(text), _wanted(candidates))
+
+    def _one(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:
         if not has_letters(text):
             return _und()
-        wanted = None
-        if isinstance(candidates, str):
-            raise TypeError("candidates must be a collection of language codes, not a single str")
-        if candidates is not None:
-            wanted = frozenset(normalize_language(c) for c in candidates) - {UND}
+        if wanted is not None:
             if not wanted:
                 return _und()
             if len(wanted) == 1:
                 return [Candidate(next(iter(wanted)), 1.0)]
+        lang = _unique_script_language(text)
+        if lang is not None and (wanted is None or lang in wanted):
+            return [Candidate(lang, 1.0)]
         return self._detect(text, wanted)
 
     def _detect(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:

@@ -144,3 +144,13 @@ def test_three_letter_labels_fold_into_iso_639_1() -> None:
 def test_candidates_must_not_be_a_bare_string() -> None:
     with pytest.raises(TypeError, match="not a single str"):
         Py3LangidDetector().detect("guten Morgen", "en")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("ทีมรับของแพนเธอร์ NFL", "th"), ("Η άμυνα των Καρολίνα Πάνθερς", "el"), ("한국어 텍스트", "ko")],
+)
+def test_one_language_scripts_skip_the_model(text: str, lang: str) -> None:
+    for backend in (Py3LangidDetector(), LangdetectDetector()):
+        assert backend.detect(text)[0].language == lang
+    assert Py3LangidDetector().detect(text, ["en", lang])[0].language == lang
