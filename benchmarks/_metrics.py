@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Best wall-clock time of ``repeat`` calls (the least disturbed run)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def recall_at(ranked: Sequence[str], gold: str, k: int) -> float:

@@ -16,24 +16,14 @@ Best of ``--repeat`` runs; overhead = ours / raw - 1. Goal: core <= 10%.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
 from _data import load_all_xquad
+from _metrics import best_time
 from model2vec import StaticModel
 
 from deposium_rag import StaticEmbedder
 from deposium_rag.integrations.langchain import Model2VecEmbeddings
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def workloads() -> dict[str, list[str]]:

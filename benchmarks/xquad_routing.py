@@ -25,20 +25,11 @@ import time
 from collections import defaultdict
 
 from _data import load_all_xquad
-from _metrics import mean, mrr_at, percentile, recall_at
+from _metrics import best_time, mean, mrr_at, percentile, recall_at
 
 from deposium_rag import StaticEmbedder
 from deposium_rag.retrievers import LanguageRouter
 from deposium_rag.store import FaissStore
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -89,8 +80,8 @@ def main() -> None:
         router.add(texts, ids=ids)
         return router
 
-    t_plain = best_of(embed_and_index)
-    t_routed = best_of(detect_embed_index)
+    t_plain = best_time(embed_and_index)
+    t_routed = best_time(detect_embed_index)
     pooled = embed_and_index()
     detected = detect_embed_index()
     oracle = LanguageRouter(embedder, **options)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deposium_rag.errors import StoreFormatError
+from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
 
 
 def _sibling(folder: Path, suffix: str) -> Path:
@@ -101,3 +101,46 @@ def check_files(folder: Path, files: dict[str, str]) -> None:
                 f"store file {path} does not match its checksum in manifest.json "
                 "(truncated, edited or from another save); restore it or rebuild the store"
             )
+
+
+def read_manifest(
+    folder: str | os.PathLike[str], fmt: str, version: int, what: str
+) -> tuple[Path, dict[str, Any]]:
+    """Open a saved folder's manifest: recover an interrupted save, check format and version."""
+    path = Path(folder).expanduser()
+    recover(path)
+    if not path.is_dir():
+        raise StoreFormatError(f"no saved {what} at {path} (folder not found)")
+    manifest = read_json(path / "manifest.json", f"{what} manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        raise StoreFormatError(f"{path} is not a deposium-rag {what} (manifest format)")
+    if manifest.get("format_version") != version:
+        raise StoreFormatError(
+            f"{path} has {what} format version {manifest.get('format_version')!r}; "
+            f"this deposium-rag reads version {version}"
+        )
+    return path, manifest
+
+
+def check_model(
+    manifest: dict[str, Any],
+    path: Path,
+    expected_dim: int | None,
+    expected_fingerprint: str | None,
+    expected_model: str | None,
+) -> None:
+    """Refuse a folder built with another model or dimension, naming both."""
+    saved_model = manifest.get("model_name")
+    saved_dim = manifest.get("dim")
+    if expected_dim is not None and saved_dim is not None and saved_dim != expected_dim:
+        raise DimensionMismatchError(
+            f"{path} was built with model {saved_model!r} (dimension {saved_dim}); "
+            f"the model in use, {expected_model!r}, has dimension {expected_dim}. "
+            "Load it with the same model or rebuild it."
+        )
+    saved_fp = manifest.get("model_fingerprint")
+    if expected_fingerprint and saved_fp and saved_fp != expected_fingerprint:
+        raise ModelMismatchError(
+            f"{path} was built with model {saved_model!r}; the model in use is "
+            f"{expected_model!r}, which has other weights. Load it with the same model or rebuild it."
+        )

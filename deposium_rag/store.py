@@ -31,11 +31,7 @@ import faiss
 import numpy as np
 
 from deposium_rag import _atomic
-from deposium_rag.errors import (
-    DimensionMismatchError,
-    ModelMismatchError,
-    StoreFormatError,
-)
+from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
 
 __all__ = ["FaissStore", "Hit", "IndexKind", "Record", "maximal_marginal_relevance", "relevance"]
@@ -633,19 +629,8 @@ class FaissStore:
         expected_model: str | None = None,
     ) -> FaissStore:
         """Load a saved store; refuse one built with another model or dimension, naming both."""
-        path = Path(folder).expanduser()
-        _atomic.recover(path)
-        if not path.is_dir():
-            raise StoreFormatError(f"no saved store at {path} (folder not found)")
-        manifest = _atomic.read_json(path / _MANIFEST, "store manifest")
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise StoreFormatError(f"{path} is not a deposium-rag FAISS store (manifest format)")
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise StoreFormatError(
-                f"{path} has store format version {manifest.get('format_version')!r}; "
-                f"this deposium-rag reads version {FORMAT_VERSION}"
-            )
-        _check_model(manifest, path, expected_dim, expected_fingerprint, expected_model)
+        path, manifest = _atomic.read_manifest(folder, FORMAT, FORMAT_VERSION, "FAISS store")
+        _atomic.check_model(manifest, path, expected_dim, expected_fingerprint, expected_model)
         _atomic.check_files(path, manifest.get("files") or {})
         docs = _atomic.read_json(path / _DOCS_FILE, "store docstore")
         ids, texts, metas = docs.get("ids"), docs.get("texts"), docs.get("metadatas")
@@ -687,29 +672,6 @@ class FaissStore:
             if len(store._row) != count:
                 raise StoreFormatError(f"docstore in {path} has duplicate ids")
         return store
-
-
-def _check_model(
-    manifest: dict[str, Any],
-    path: Path,
-    expected_dim: int | None,
-    expected_fingerprint: str | None,
-    expected_model: str | None,
-) -> None:
-    saved_model = manifest.get("model_name")
-    saved_dim = manifest.get("dim")
-    if expected_dim is not None and saved_dim is not None and saved_dim != expected_dim:
-        raise DimensionMismatchError(
-            f"store {path} was built with model {saved_model!r} (dimension {saved_dim}); "
-            f"the model in use, {expected_model!r}, has dimension {expected_dim}. "
-            "Load it with the same model or rebuild the store."
-        )
-    saved_fp = manifest.get("model_fingerprint")
-    if expected_fingerprint and saved_fp and saved_fp != expected_fingerprint:
-        raise ModelMismatchError(
-            f"store {path} was built with model {saved_model!r}; the model in use is "
-            f"{expected_model!r}, which has other weights. Load it with the same model or rebuild."
-        )
 
 
 def _check_k(k: Any) -> int:

@@ -46,7 +46,7 @@ import numpy as np
 
 from deposium_rag import _atomic
 from deposium_rag._validation import check_text, check_texts
-from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
+from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, compile_filter
 from deposium_rag.language import (
     COMMON_LANGUAGES,
@@ -497,30 +497,8 @@ class LanguageRouter:
         cls, folder: str | Path, encoder: Encoder, *, detector: str | LanguageDetector | None = None
     ) -> LanguageRouter:
         """Load a saved router; refuses a folder built with another model or dimension."""
-        path = Path(folder).expanduser()
-        _atomic.recover(path)
-        if not path.is_dir():
-            raise StoreFormatError(f"no saved router at {path} (folder not found)")
-        manifest = _atomic.read_json(path / _MANIFEST, "router manifest")
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise StoreFormatError(f"{path} is not a deposium-rag language router (manifest format)")
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise StoreFormatError(
-                f"{path} has router format version {manifest.get('format_version')!r}; "
-                f"this deposium-rag reads version {FORMAT_VERSION}"
-            )
-        saved, dim = manifest.get("model_name"), manifest.get("dim")
-        if dim != encoder.dim:
-            raise DimensionMismatchError(
-                f"router {path} was built with model {saved!r} (dimension {dim}); the model in use, "
-                f"{encoder.model_name!r}, has dimension {encoder.dim}. Use the same model or rebuild."
-            )
-        fp = manifest.get("model_fingerprint")
-        if fp and encoder.fingerprint and fp != encoder.fingerprint:
-            raise ModelMismatchError(
-                f"router {path} was built with model {saved!r}; the model in use is "
-                f"{encoder.model_name!r}, which has other weights. Use the same model or rebuild."
-            )
+        path, manifest = _atomic.read_manifest(folder, FORMAT, FORMAT_VERSION, "language router")
+        _atomic.check_model(manifest, path, encoder.dim, encoder.fingerprint, encoder.model_name)
         router = cls(
             encoder,
             detector=detector or manifest.get("detector"),
