@@ -234,6 +234,12 @@ class _Base:
         return self._one(check_text(text), _wanted(candidates))
 
     def _one(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:
+        quick = self._quick(text, wanted)
+        return quick if quick is not None else self._detect(text, wanted)
+
+    @staticmethod
+    def _quick(text: str, wanted: frozenset[str] | None) -> list[Candidate] | None:
+        """Answers that need no model (no letters, one candidate, a one-language script)."""
         if not has_letters(text):
             return _und()
         if wanted is not None:
@@ -244,7 +250,7 @@ class _Base:
         lang = _unique_script_language(text)
         if lang is not None and (wanted is None or lang in wanted):
             return [Candidate(lang, 1.0)]
-        return self._detect(text, wanted)
+        return None
 
     def _detect(self, text: str, wanted: frozenset[str] | None) -> list[Candidate]:
         raise NotImplementedError
@@ -303,18 +309,77 @@ class Py3LangidDetector(_Base):
         if entry is None:  # none of the wanted languages is known to this backend
             return _und()
         ident, labels, known = entry
-        scores = ident._decide(text)  # probabilities per class; aliases already folded
-        positive = scores[scores > 0]
-        if positive.size == 0 or float(positive.max()) <= 2.0001 * float(positive.min()):
-            # No feature the model knows: scores are flat (x2 where py3langid folded aliases).
-            return _und()
-        merged: dict[str, float] = {}
-        for i in known[np.argsort(-scores[known], kind="stable")[:12]]:
-            p = float(scores[i])
-            if p > 0:
-                merged[labels[i]] = merged.get(labels[i], 0.0) + p
-        ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
-        return [Candidate(lang, p) for lang, p in ranked] or _und()
+        return _ranked(ident._decide(text), labels, known)  # probabilities; aliases folded
+
+    def detect_batch(
+        self, texts: Sequence[str], candidates: Collection[str] | None = None
+    ) -> list[list[Candidate]]:
+        """Like ``detect`` per text, but the model scores all texts in one sparse product."""
+        wanted = _wanted(candidates)
+        out: list[list[Candidate] | None] = []
+        todo: list[int] = []
+        for i, text in enumerate(texts):
+            quick = self._quick(check_text(text), wanted)
+            out.append(quick)
+            if quick is None:
+                todo.append(i)
+        entry = self._identifier(wanted) if todo else None
+        if todo and entry is None:
+            for i in todo:
+                out[i] = _und()
+        elif todo and entry is not None:
+            ident, labels, known = entry
+            for i, row in zip(todo, _decide_batch(ident, [texts[i] for i in todo])):
+                out[i] = _ranked(row, labels, known)
+        return out  # type: ignore[return-value]
+
+
+def _ranked(scores: np.ndarray, labels: list[str], known: np.ndarray) -> list[Candidate]:
+    """Top candidates from one row of class probabilities; flat scores mean ``und``."""
+    positive = scores[scores > 0]
+    if positive.size == 0 or float(positive.max()) <= 2.0001 * float(positive.min()):
+        # No feature the model knows: scores are flat (x2 where py3langid folded aliases).
+        return _und()
+    merged: dict[str, float] = {}
+    for i in known[np.argsort(-scores[known], kind="stable")[:12]]:
+        p = float(scores[i])
+        if p > 0:
+            merged[labels[i]] = merged.get(labels[i], 0.0) + p
+    ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
+    return [Candidate(lang, p) for lang, p in ranked] or _und()
+
+
+def _decide_batch(ident: Any, texts: Sequence[str]) -> np.ndarray:
+    """py3langid's ``_decide`` (normalised probabilities) for many texts at once."""
+    from py3langid.langid import visit_counts
+
+    cols: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    lengths = []
+    for text in texts:
+        encoded = ident._encode(text)
+        visits = visit_counts(ident.tk_nextmove, ident._rowbase, ident.tk_output, encoded)
+        if visits:
+            cols.extend(visits.keys())
+            counts.extend(visits.values())
+        indptr.append(len(cols))
+        lengths.append(len(encoded) or 1)
+    bounds = np.asarray(indptr, dtype=np.int64)
+    empty = np.diff(bounds) == 0
+    raw = np.zeros((len(texts), ident.nb_ptc.shape[1]), dtype=np.float32)
+    if cols:
+        contrib = np.log1p(np.asarray(counts, dtype=np.float32))[:, None] * ident.nb_ptc[np.asarray(cols)]
+        raw[~empty] = np.add.reduceat(contrib, bounds[:-1][~empty], axis=0)
+    scores = raw + ident.nb_pc
+    scores[empty] = 0.0  # no feature: uniform, as py3langid does under norm_probs
+    scores *= (1.0 / np.sqrt(np.asarray(lengths, dtype=np.float32)))[:, None]
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+    scores /= scores.sum(axis=1, keepdims=True)
+    for i, j in ident._alias_pairs:
+        scores[:, i] += scores[:, j]
+        scores[:, j] = 0.0
+    return scores
 
 
 class LangdetectDetector(_Base):

@@ -154,3 +154,23 @@ def test_one_language_scripts_skip_the_model(text: str, lang: str) -> None:
     for backend in (Py3LangidDetector(), LangdetectDetector()):
         assert backend.detect(text)[0].language == lang
     assert Py3LangidDetector().detect(text, ["en", lang])[0].language == lang
+
+
+def test_batch_detection_equals_one_by_one() -> None:
+    d = Py3LangidDetector()
+    texts = [
+        *SAMPLES.values(),
+        "",
+        "123",
+        "a",
+        "Explain quantum computing",
+        "Η άμυνα",
+        "hola amigo",
+        "Wetter",
+    ]
+    for cands in (None, ["en", "de", "fr", "es", "ru", "zh", "ar"], ["en"], []):
+        batch = d.detect_batch(texts, cands)
+        for text, got in zip(texts, batch):
+            want = d.detect(text, cands)
+            assert [c.language for c in got] == [c.language for c in want]
+            assert [c.probability for c in got] == pytest.approx([c.probability for c in want], abs=1e-5)
