@@ -12,6 +12,7 @@ after construction, so one detector is safe to share across threads.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -272,6 +273,8 @@ class Py3LangidDetector(_Base):
         self._full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._codes = {c: normalize_language(c) for c in self._full.nb_classes if _safe(c)}
         self._full_entry = _entry(self._full, self._codes)
+        # (state, chunk) -> (state, features): deterministic, so a race only recomputes a value.
+        self._memo: dict[tuple[int, bytes], tuple[int, list[int]]] = {}
         self._restricted: dict[frozenset[str], tuple[Any, list[str], np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -329,7 +332,7 @@ class Py3LangidDetector(_Base):
                 out[i] = _und()
         elif todo and entry is not None:
             ident, labels, known = entry
-            for i, row in zip(todo, _decide_batch(ident, [texts[i] for i in todo])):
+            for i, row in zip(todo, _decide_batch(ident, [texts[i] for i in todo], self._memo)):
                 out[i] = _ranked(row, labels, known)
         return out  # type: ignore[return-value]
 
@@ -349,17 +352,45 @@ def _ranked(scores: np.ndarray, labels: list[str], known: np.ndarray) -> list[Ca
     return [Candidate(lang, p) for lang, p in ranked] or _und()
 
 
-def _decide_batch(ident: Any, texts: Sequence[str]) -> np.ndarray:
-    """py3langid's ``_decide`` (normalised probabilities) for many texts at once."""
-    from py3langid.langid import visit_counts
+_MEMO_LIMIT = 200_000
 
+
+def _walk(ident: Any, data: bytes, memo: dict[tuple[int, bytes], tuple[int, list[int]]]) -> Counter[int]:
+    """py3langid's byte automaton walk, memoised per space-separated chunk.
+
+    The state after a chunk depends only on the state before it and its bytes, so caching
+    (state, chunk) -> (state, features) is exact; common words then cost one lookup.
+    """
+    nm, rowbase, out = ident.tk_nextmove, ident._rowbase, ident.tk_output
+    feats: list[int] = []
+    state = 0
+    for i, piece in enumerate(data.split(b" ")):
+        chunk = piece if i == 0 else b" " + piece
+        hit = memo.get((state, chunk))
+        if hit is None:
+            s, found = state, []
+            for byte in chunk:
+                s = nm[rowbase[s] + byte]
+                f = out[s]
+                if f >= 0:
+                    found.append(f)
+            hit = (s, found)
+            if len(memo) < _MEMO_LIMIT:
+                memo[(state, chunk)] = hit
+        state = hit[0]
+        feats.extend(hit[1])
+    return Counter(feats)
+
+
+def _decide_batch(ident: Any, texts: Sequence[str], memo: dict[Any, Any]) -> np.ndarray:
+    """py3langid's ``_decide`` (normalised probabilities) for many texts at once."""
     cols: list[int] = []
     counts: list[int] = []
     indptr = [0]
     lengths = []
     for text in texts:
         encoded = ident._encode(text)
-        visits = visit_counts(ident.tk_nextmove, ident._rowbase, ident.tk_output, encoded)
+        visits = _walk(ident, encoded, memo)
         if visits:
             cols.extend(visits.keys())
             counts.extend(visits.values())
