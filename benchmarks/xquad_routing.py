@@ -28,6 +28,7 @@ from _data import load_all_xquad
 from _metrics import best_time, mean, mrr_at, percentile, recall_at
 
 from deposium_rag import StaticEmbedder
+from deposium_rag.language import get_detector
 from deposium_rag.retrievers import LanguageRouter
 from deposium_rag.store import FaissStore
 
@@ -76,6 +77,9 @@ def main() -> None:
         return store
 
     def detect_embed_index() -> LanguageRouter:
+        detector = get_detector()
+        if hasattr(detector, "clear_cache"):
+            detector.clear_cache()  # start cold: no memo carried over from an earlier round
         router = LanguageRouter(embedder, **options)
         router.add(texts, ids=ids)
         return router

@@ -282,6 +282,10 @@ class Py3LangidDetector(_Base):
     def languages(self) -> set[str]:
         return set(self._codes.values())
 
+    def clear_cache(self) -> None:
+        """Forget memoised automaton chunks (for benchmarks that must start cold)."""
+        self._memo.clear()
+
     def _identifier(self, wanted: frozenset[str] | None) -> tuple[Any, list[str], np.ndarray] | None:
         """A model restricted to ``wanted`` (new arrays; the full model is never mutated)."""
         if wanted is None:
