@@ -100,6 +100,8 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     latencies: list[float] = []
     route_ok: list[float] = []
+    other_right: list[float] = []  # other-language share in the top 5, correctly routed questions
+    other_wrong: list[float] = []
     for (lang, q, gold), v in zip(queries, qvecs):
         systems = {}
         systems["pooled"] = [(h.id, h.id.split(":")[0]) for h in pooled.search(v, 10)]
@@ -107,7 +109,12 @@ def main() -> None:
         res = detected.search(q, 10)
         latencies.append(time.perf_counter() - t0)
         systems["detected"] = [(h.id, h.id.split(":")[0]) for h in res.hits]
-        route_ok.append(1.0 if res.route.languages and res.route.languages[0] == lang else 0.0)
+        routed_right = bool(res.route.languages) and res.route.languages[0] == lang
+        route_ok.append(1.0 if routed_right else 0.0)
+        top5 = [h.id.split(":")[0] for h in res.hits[:5]]
+        (other_right if routed_right else other_wrong).append(
+            mean([dl != lang for dl in top5]) if top5 else 0.0
+        )
         res_o = oracle.search(q, 10, language=lang)
         systems["oracle"] = [(h.id, h.id.split(":")[0]) for h in res_o.hits]
         for name, ranked in systems.items():
@@ -145,6 +152,10 @@ def main() -> None:
     gap = (summary["oracle"]["r5"] - summary["detected"]["r5"]) * 100
     print(f"\nrouting accuracy on questions: {mean(route_ok):.2%}; on paragraphs (ingest): {ingest_acc:.2%}")
     print(f"detected vs oracle R@5: {gap:+.2f} points behind oracle (goal: within 0.5)")
+    print(
+        f"other-language share in the top 5: {mean(other_right):.2%} over the {len(other_right)} questions "
+        f"routed to their own partition; {mean(other_wrong):.0%} over the {len(other_wrong)} misrouted ones"
+    )
     ratio = t_plain / t_routed
     print(
         f"ingestion: embed+index {len(texts) / t_plain:,.0f} docs/s; detect+embed+index "
