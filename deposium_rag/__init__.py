@@ -15,6 +15,8 @@ from deposium_rag.errors import (
     ModelNotFoundError,
     StoreFormatError,
 )
+from deposium_rag.filters import compile_filter
+from deposium_rag.language import get_detector
 from deposium_rag.models import (
     BUNDLED_MODEL,
     DEFAULT_MODEL,
@@ -22,6 +24,8 @@ from deposium_rag.models import (
     StaticEmbedder,
     resolve_model,
 )
+from deposium_rag.retrievers import LanguageRouter
+from deposium_rag.store import FaissStore, Hit, Record, relevance
 
 __version__ = "0.1.0"
 
@@ -31,12 +35,19 @@ __all__ = [
     "MODEL_ENV_VAR",
     "DeposiumError",
     "DimensionMismatchError",
+    "FaissStore",
+    "Hit",
+    "LanguageRouter",
     "MissingExtraError",
     "ModelMismatchError",
     "ModelNotAvailableError",
     "ModelNotFoundError",
+    "Record",
     "StaticEmbedder",
     "StoreFormatError",
     "__version__",
+    "compile_filter",
+    "get_detector",
+    "relevance",
     "resolve_model",
 ]
