@@ -191,6 +191,7 @@ _UNIQUE_SCRIPTS = {
     "am": "Ethiopic",
 }
 _SCRIPT_OF = regex.compile("|".join(f"(?P<{lang}>\\p{{{name}}})" for lang, name in _UNIQUE_SCRIPTS.items()))
+_SCRIPT_RE = {lang: regex.compile(rf"\p{{{name}}}") for lang, name in _UNIQUE_SCRIPTS.items()}
 _LETTER = regex.compile(r"\p{L}")
 
 
@@ -200,9 +201,8 @@ def _unique_script_language(text: str) -> str | None:
     if first is None:
         return None
     lang = first.lastgroup
-    script = regex.compile(rf"\p{{{_UNIQUE_SCRIPTS[lang]}}}")  # cached by the regex module
     letters = len(_LETTER.findall(text))
-    return lang if letters and len(script.findall(text)) >= 0.8 * letters else None
+    return lang if letters and len(_SCRIPT_RE[lang].findall(text)) >= 0.8 * letters else None
 
 
 @lru_cache(maxsize=256)
@@ -311,7 +311,7 @@ class Py3LangidDetector(_Base):
         if entry is None:  # none of the wanted languages is known to this backend
             return _und()
         ident, labels, known = entry
-        return _ranked(ident._decide(text), labels, known)  # probabilities; aliases folded
+        return _ranked_batch(ident._decide(text)[None, :], labels, known)[0]  # aliases folded
 
     def _ptc32(self, wanted: frozenset[str] | None, ident: Any) -> np.ndarray:
         """The model's feature table as float32, converted once per candidate set."""
@@ -356,21 +356,6 @@ class Py3LangidDetector(_Base):
         return out  # type: ignore[return-value]
 
 
-def _ranked(scores: np.ndarray, labels: list[str], known: np.ndarray) -> list[Candidate]:
-    """Top candidates from one row of class probabilities; flat scores mean ``und``."""
-    positive = scores[scores > 0]
-    if positive.size == 0 or float(positive.max()) <= 2.0001 * float(positive.min()):
-        # No feature the model knows: scores are flat (x2 where py3langid folded aliases).
-        return _und()
-    merged: dict[str, float] = {}
-    for i in known[np.argsort(-scores[known], kind="stable")[:12]]:
-        p = float(scores[i])
-        if p > 0:
-            merged[labels[i]] = merged.get(labels[i], 0.0) + p
-    ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
-    return [Candidate(lang, p) for lang, p in ranked] or _und()
-
-
 _BATCH_CHARS = 1024
 
 
@@ -413,7 +398,8 @@ def _walk_batch(
 
 
 def _ranked_batch(probs: np.ndarray, labels: list[str], known: np.ndarray) -> list[list[Candidate]]:
-    """:func:`_ranked` for a matrix of rows, with the sorting and flatness test vectorised."""
+    """Top candidates per row of class probabilities; a flat row (no feature the model knows:
+    equal scores, x2 where py3langid folded aliases) means ``und``."""
     sub = probs[:, known]
     positive = sub > 0
     lowest = np.where(positive, sub, np.inf).min(axis=1)

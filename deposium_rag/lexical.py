@@ -162,7 +162,7 @@ class LexicalIndex:
         self.analyzer = analyzer_for(language)
         self.k1, self.b = k1, b
         self._docs: dict[str, list[str]] = {}
-        self._built: tuple[list[str], dict[str, int], object] | None = None
+        self._built: tuple[list[str], dict[str, int], object, dict[str, int]] | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -188,7 +188,7 @@ class LexicalIndex:
             self._docs.clear()
             self._built = None
 
-    def _index(self) -> tuple[list[str], dict[str, int], object]:
+    def _index(self) -> tuple[list[str], dict[str, int], object, dict[str, int]]:
         """The current BM25 matrix, rebuilt if documents changed since the last search."""
         with self._lock:
             if self._built is None:
@@ -201,13 +201,19 @@ class LexicalIndex:
                 bm25 = bm25s.BM25(k1=self.k1, b=self.b)
                 if order:
                     bm25.index(Tokenized(ids=rows, vocab=vocab), show_progress=False)
-                self._built = (order, vocab, bm25)
+                self._built = (order, vocab, bm25, {d: i for i, d in enumerate(order)})
             return self._built
 
     def scores(self, query: str) -> tuple[list[str], np.ndarray]:
         """(ids, BM25 score of each) for every document; all zeros when no query term is known."""
-        order, vocab, bm25 = self._index()
+        order, scores, _ = self.scored(query)
+        return order, scores
+
+    def scored(self, query: str) -> tuple[list[str], np.ndarray, dict[str, int]]:
+        """Like :meth:`scores`, plus each id's position (built once per rebuild, not per query)."""
+        order, vocab, bm25, positions = self._index()
         qids = [vocab[t] for t in self.analyzer.tokens(query) if t in vocab]
         if not order or not qids:
-            return order, np.zeros(len(order), dtype=np.float32)
-        return order, np.asarray(bm25.get_scores_from_ids(qids), dtype=np.float32)  # type: ignore[attr-defined]
+            return order, np.zeros(len(order), dtype=np.float32), positions
+        scores = np.asarray(bm25.get_scores_from_ids(qids), dtype=np.float32)  # type: ignore[attr-defined]
+        return order, scores, positions

@@ -108,7 +108,7 @@ def _hub_snapshot(repo_id: str) -> Path:
     except Exception:
         pass
     if _env_flag("HF_HUB_OFFLINE") or _env_flag("TRANSFORMERS_OFFLINE"):
-        return _raise(_not_available(repo_id, cache, "HF_HUB_OFFLINE is set"))
+        raise _not_available(repo_id, cache, "HF_HUB_OFFLINE is set")
     try:
         folder = Path(snapshot_download(repo_id, cache_dir=str(cache), allow_patterns=patterns))
     except Exception as exc:
@@ -119,10 +119,6 @@ def _hub_snapshot(repo_id: str) -> Path:
             "is it a Model2Vec model?"
         )
     return folder
-
-
-def _raise(exc: Exception) -> Any:
-    raise exc
 
 
 def resolve_model(model: str | os.PathLike[str] | None = None) -> ResolvedModel:

@@ -517,13 +517,8 @@ class FaissStore:
 
         ``ids`` restricts the search to those documents (LlamaIndex ``node_ids``).
         """
-        k = _check_k(k)
-        pred = compile_filter(filter)
-        with self._lock:
-            if self._index is None:
-                return []
-            rows, scores = self._ranked_rows(self._query(vector), k, pred, ids)
-            return [self._hit(int(r), float(s)) for r, s in zip(rows, scores)]
+        with self._lock:  # re-entrant: ids map to the same rows while hits are built
+            return [self._hit(self._row[d], sim) for d, sim in self.scores(vector, k, filter, ids=ids)]
 
     def scores(
         self, vector: Any, k: int, filter: FilterSpec = None, *, ids: Iterable[str] | None = None

@@ -404,17 +404,17 @@ class LanguageRouter:
     ) -> list[Hit]:
         """Lexical or hybrid top-k of one partition; filters apply before ranking."""
         store, lexical = self._partitions[lang], self._lexical[lang]
-        order, bm25 = lexical.scores(query)
+        order, bm25, pos = lexical.scored(query)
         if filter is not None:
-            allowed = set(store.matching_ids(filter))
-            bm25 = np.where([d in allowed for d in order], bm25, 0.0).astype(np.float32)
+            keep = np.zeros(len(order), dtype=bool)
+            keep[[pos[d] for d in store.matching_ids(filter) if d in pos]] = True
+            bm25 = np.where(keep, bm25, 0.0).astype(np.float32)
         pool = max(10 * k, 50)
         lex_top = [order[i] for i in np.argsort(-bm25, kind="stable")[:pool] if bm25[i] > 0]
         if mode == "lexical":
             if not lex_top:
                 return []
             best = float(bm25.max())
-            pos = {d: i for i, d in enumerate(order)}
             picked = lex_top[:k]
             rel = {d: float(bm25[pos[d]]) / best for d in picked}
             return self._hits(store, picked, rel)
@@ -428,7 +428,6 @@ class LanguageRouter:
         pool_ids = list(dense)
         if not pool_ids:
             return []
-        pos = {d: i for i, d in enumerate(order)}
         lex = np.array([bm25[pos[d]] if d in pos else 0.0 for d in pool_ids], dtype=np.float64)
         den = np.array([dense[d] for d in pool_ids], dtype=np.float64)
         if fusion == "rrf":
