@@ -558,11 +558,20 @@ def _ingest(
         if part is not None:
             stale += [d for d in part.matching_ids({"source": {"$in": sources}}) if d not in new_ids]
     fresh = sum(1 for c in chunks if router.language_of(c.id) is None)
+    outside: dict[str, int] = {}
     with _progress(len(chunks), "embedding", "chunk", quiet) as bar:
         for start in range(0, len(chunks), ADD_BATCH):
             batch = chunks[start : start + ADD_BATCH]
             router.add([c.text for c in batch], [c.metadata for c in batch], [c.id for c in batch])
+            for lang, count in router.last_ingest_report.outside.items():
+                outside[lang] = outside.get(lang, 0) + count
             bar.update(len(batch))
+    if outside:
+        langs = ", ".join(f"{lang}: {n}" for lang, n in sorted(outside.items(), key=lambda kv: -kv[1]))
+        _say(
+            f"note: {sum(outside.values())} chunk(s) look like languages outside the store's set "
+            f"({langs}) and were filed under 'und'; re-index with --languages +{','.join(sorted(outside))}"
+        )
     removed = router.delete(stale)
     return fresh, len(chunks) - fresh, removed
 
@@ -598,6 +607,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         model, why = default_model()
     embedder = load_embedder(model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest) if manifest else new_router(embedder)
+    if args.languages:
+        router.allowed = _languages_option(args.languages, router.allowed)
     docs = _read_all(files, args.quiet)
     chunks = make_chunks(docs, args.chunk_size, args.chunk_overlap)
     if not chunks:
@@ -614,6 +625,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     for row in _language_table(router):
         _say("  " + row)
     return EXIT_OK
+
+
+def _languages_option(value: str, current: list[str] | None) -> list[str]:
+    """``--languages en,fr`` (exactly these) or ``+eo,la`` (the store's set plus these)."""
+    from deposium_rag.language import COMMON_LANGUAGES, normalize_language
+
+    add = value.startswith("+")
+    codes = [c for c in value.lstrip("+").split(",") if c.strip()]
+    try:
+        chosen = {normalize_language(c) for c in codes}
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"--languages: {_one_line(exc)}") from None
+    if not chosen:
+        raise CliError("--languages: give ISO 639-1 codes separated by commas, e.g. en,fr or +eo")
+    return sorted(chosen | set(current or COMMON_LANGUAGES)) if add else sorted(chosen)
 
 
 def _route_text(result: RoutedResult) -> str:
@@ -665,10 +691,15 @@ def _result_json(result: RoutedResult, query: str, model: str, mode: str) -> dic
 
 
 def _search(
-    router: LanguageRouter, text: str, k: int, language: str | None, mode: str | None = None
+    router: LanguageRouter,
+    text: str,
+    k: int,
+    language: str | None,
+    mode: str | None = None,
+    min_relevance: float | None = None,
 ) -> RoutedResult:
     try:
-        return router.search(text, k, language=language, mode=mode)  # type: ignore[arg-type]
+        return router.search(text, k, language=language, mode=mode, min_relevance=min_relevance)  # type: ignore[arg-type]
     except ValueError as exc:  # a bad language code, or an empty query
         raise CliError(f"--language {language}: {_one_line(exc)}" if language else _one_line(exc)) from None
 
@@ -692,7 +723,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.model or saved_model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest)
     mode = args.mode or router.mode
-    result = _search(router, args.text, args.k, args.language, mode)
+    min_rel = getattr(args, "min_relevance", None)
+    if min_rel is not None and not 0.0 <= min_rel <= 1.0:
+        raise CliError(f"--min-relevance must be in [0, 1], got {min_rel}")
+    result = _search(router, args.text, args.k, args.language, mode, min_rel)
     if args.json:
         payload = _result_json(result, args.text, embedder.model_name, mode)
         _say(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -700,7 +734,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     _say(f"route: {_route_text(result)}")
     _say(f"mode: {mode} ({_SCORES.get(mode, mode)})")
     if not result.hits:
-        _say("no results")
+        if min_rel is not None:
+            _say(f"nothing relevant found: no result has relevance >= {min_rel}")
+        else:
+            _say("no results")
     for rank, (hit, lang) in enumerate(zip(result.hits, result.languages), 1):
         source = _display_source(str(hit.metadata.get("source", "?")))
         if "record" in hit.metadata:
@@ -838,6 +875,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help=model_help + "; an existing store keeps its own model")
     p.add_argument("--chunk-size", type=int, default=1000, metavar="N", help="characters (default 1000)")
     p.add_argument("--chunk-overlap", type=int, default=100, metavar="N", help="characters (default 100)")
+    p.add_argument(
+        "--languages",
+        metavar="xx,yy",
+        help="languages chunks are detected among (stored with the store): 'en,fr' exactly these, "
+        "'+eo,la' the store's set plus these (default: 54 widely used languages)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("query", parents=[common], help="search a store")
@@ -846,6 +889,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     p.add_argument("--language", metavar="xx", help="search this language's partition (ISO 639-1)")
     p.add_argument("--json", action="store_true", help="print JSON: route and results")
+    p.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="R",
+        help="drop results with relevance below R in [0, 1] and say so when nothing is left",
+    )
     p.add_argument(
         "--mode", choices=["dense", "lexical", "hybrid"], help="ranking (default: the store's, hybrid)"
     )

@@ -342,6 +342,7 @@ class LanguageRoutingRetriever(BaseRetriever):
     mode: Literal["dense", "lexical", "hybrid"] | None = None  # None: the router's default
     fusion: Literal["convex", "minmax", "rrf"] | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)  # drop hits below it
 
     def _get_relevant_documents(
         self,
@@ -354,6 +355,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
         result = self.router.search(
@@ -364,6 +366,7 @@ class LanguageRoutingRetriever(BaseRetriever):
             mode=mode or self.mode,  # type: ignore[arg-type]
             fusion=fusion or self.fusion,  # type: ignore[arg-type]
             weight=self.weight if weight is None else weight,
+            min_relevance=self.min_relevance if min_relevance is None else min_relevance,
         )
         return routed_documents(result)
 

@@ -356,6 +356,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -365,6 +366,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         self.language = language
         self.filters = filters
         self.mode, self.fusion, self.weight = mode, fusion, weight
+        self.min_relevance = min_relevance  # hits below this relevance are dropped
 
     @classmethod
     def from_documents(
@@ -407,6 +409,7 @@ class LanguageRoutingRetriever(BaseRetriever):
             mode=self.mode,  # type: ignore[arg-type]
             fusion=self.fusion,  # type: ignore[arg-type]
             weight=self.weight,
+            min_relevance=self.min_relevance,
         )
         key = self.router.language_key
         out = []
