@@ -461,7 +461,11 @@ def _ranked_batch(probs: np.ndarray, labels: list[str], known: np.ndarray) -> li
     sub = probs[:, known]
     positive = sub > 0
     lowest = np.where(positive, sub, np.inf).min(axis=1)
-    flat = ~positive.any(axis=1) | (sub.max(axis=1) <= 2.0001 * lowest)
+    # Flat means every positive score is the lowest one or exactly twice it (a folded alias):
+    # merely close scores among a few candidates are an uncertain answer, not "no language".
+    ratio = np.where(positive, sub / np.where(np.isfinite(lowest), lowest, 1.0)[:, None], 1.0)
+    near = (np.abs(ratio - 1.0) < 1e-3) | (np.abs(ratio - 2.0) < 2e-3)
+    flat = ~positive.any(axis=1) | near.all(axis=1)
     top = np.argsort(-sub, axis=1, kind="stable")[:, :12]
     picked = np.take_along_axis(sub, top, axis=1).tolist()
     names = [[labels[j] for j in row] for row in known[top].tolist()]
