@@ -879,7 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--languages",
         metavar="xx,yy",
         help="languages chunks are detected among (stored with the store): 'en,fr' exactly these, "
-        "'+eo,la' the store's set plus these (default: 54 widely used languages)",
+        "'+eo,la' the store's set plus these (default: 59 widely used languages)",
     )
     p.set_defaults(func=cmd_index)
 

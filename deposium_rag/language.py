@@ -39,9 +39,11 @@ __all__ = [
 ]
 
 UND = "und"
-# Widely used languages (langdetect's 55 profiles, as ISO 639-1): the default set a document's
-# language is chosen from. Without it, short texts land in rare look-alikes (English as Latin,
-# Spanish as Aragonese) and those stray partitions then attract queries.
+# Widely used languages (langdetect's 55 profiles, as ISO 639-1) plus the languages lexical.py
+# stems that stole no documents from their neighbours when added (sr eo eu ga hy; measured on
+# lingua sentences, 3-sentence chunks): the default set a document's language is chosen from.
+# Without a set, short texts land in rare look-alikes (English as Latin, Spanish as Aragonese)
+# and those stray partitions then attract queries.
 COMMON_LANGUAGES: tuple[str, ...] = (
     "af",
     "ar",
@@ -54,16 +56,20 @@ COMMON_LANGUAGES: tuple[str, ...] = (
     "de",
     "el",
     "en",
+    "eo",
     "es",
     "et",
+    "eu",
     "fa",
     "fi",
     "fr",
+    "ga",
     "gu",
     "he",
     "hi",
     "hr",
     "hu",
+    "hy",
     "id",
     "it",
     "ja",
@@ -86,6 +92,7 @@ COMMON_LANGUAGES: tuple[str, ...] = (
     "sl",
     "so",
     "sq",
+    "sr",
     "sv",
     "sw",
     "ta",
@@ -574,6 +581,7 @@ WINDOW_CHARS = 160  # one sample window
 MIN_LETTERS = 12  # fewer letters (after markup, code and numbers are dropped): no language
 DOC_FLOOR = 0.0  # documents below this confidence go to ``und``
 OUTSIDE_MIN = 0.5  # unrestricted mass a language outside the candidates needs to be reported
+OUTSIDE_CHOSEN = 0.1  # ... while the chosen candidate gets at most this (close varieties split)
 OUTSIDE_LETTERS = 60  # ... on at least this many letters (short texts look like anything)
 
 _URL = regex.compile(r"\b(?:[a-z][a-z0-9+.-]{1,10}://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.]+", regex.I)
@@ -658,8 +666,10 @@ def detect_documents(
     goes to the one most of its text is in), and ``confidence`` is that mean for the chosen
     language. Below ``floor`` the document goes to ``und``. The middle window is also read
     without the restriction: when a language outside ``candidates`` gets at least
-    ``OUTSIDE_MIN`` there, over at least ``OUTSIDE_LETTERS`` letters, the document goes to
-    ``und`` with status ``"outside"``, instead of into a look-alike's partition.
+    ``OUTSIDE_MIN`` there while the chosen candidate gets at most ``OUTSIDE_CHOSEN`` (close
+    varieties such as hr/sr or nb/nn split the mass and stay with the candidate), over at
+    least ``OUTSIDE_LETTERS`` letters, the document goes to ``und`` with status
+    ``"outside"``, instead of into a look-alike's partition.
     """
     samples = [sample_windows(check_text(t), budget) for t in texts]
     flat = [w for ws in samples for w in ws]
@@ -686,10 +696,14 @@ def detect_documents(
                 if c.language != UND:
                     some[c.language] = some.get(c.language, 0.0) + weight * c.probability
             pos += 1
+        chosen_mass = 1.0
         if full_one:
             mid = windows[len(windows) // 2]
             top = full_one[doc][0]
             best, best_mass, letters = top.language, top.probability, len(mid) - mid.count(" ")
+            if some:
+                pick = max(some, key=some.__getitem__)
+                chosen_mass = next((c.probability for c in full_one[doc] if c.language == pick), 0.0)
         else:
             best = max(some, key=some.__getitem__) if some else UND
             best_mass, letters = 1.0, 0
@@ -703,6 +717,7 @@ def detect_documents(
             and best not in wanted
             and best != UND
             and best_mass >= OUTSIDE_MIN
+            and chosen_mass <= OUTSIDE_CHOSEN
             and letters >= OUTSIDE_LETTERS
         ):
             out.append(DocumentLanguage(UND, conf, best, "outside"))

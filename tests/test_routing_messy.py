@@ -29,9 +29,10 @@ GERMAN = (
     "sicherten sich ihren dritten Titel. Das Spiel wurde im Levi's Stadium in Santa Clara gespielt."
 )
 HEADER = "Super Bowl 50 - Wikipedia, the free encyclopedia\nRetrieved 2019-05-01. Page 12\n\n"
-ESPERANTO = (
-    "Jonaso ne estas historia figuro, sed difinita formo de Izraelo tra la jarcentoj. Imagu, ke "
-    "Esperanto iĝus oficiala internacia lingvo. La ekzemplojn, kiujn ni uzis, ni ne mem elpensis."
+LATIN = (
+    "Gallia est omnis divisa in partes tres, quarum unam incolunt Belgae, aliam Aquitani, tertiam "
+    "qui ipsorum lingua Celtae, nostra Galli appellantur. Hi omnes lingua, institutis, legibus "
+    "inter se differunt."
 )
 ENGLISH = [
     "To change your login shell, run chsh with the path of the new shell and log in again.",
@@ -90,17 +91,29 @@ def test_junk_has_no_language(embedder: StaticEmbedder) -> None:
 def test_languages_outside_the_set_are_reported_not_misfiled(
     embedder: StaticEmbedder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    router = LanguageRouter(embedder)  # default candidates: Esperanto is not among them
+    router = LanguageRouter(embedder)  # default candidates: Latin is not among them
     with caplog.at_level(logging.WARNING, logger="deposium_rag.retrievers.router"):
-        router.add([ESPERANTO, GERMAN], ids=["eo", "de"])
-    assert router.language_of("eo") == "und" and router.language_of("de") == "de"
+        router.add([LATIN, GERMAN], ids=["la", "de"])
+    assert router.language_of("la") == "und" and router.language_of("de") == "de"
     report = router.last_ingest_report
-    assert report.outside == {"eo": 1} and report.documents == 2
-    assert "outside the candidate set (eo: 1)" in report.summary()
-    assert any("eo: 1" in r.getMessage() for r in caplog.records)
-    wider = LanguageRouter(embedder, languages=[*COMMON_LANGUAGES, "eo"])
-    wider.add([ESPERANTO], ids=["eo"])
-    assert wider.language_of("eo") == "eo" and wider.last_ingest_report.outside == {}
+    assert report.outside == {"la": 1} and report.documents == 2
+    assert "outside the candidate set (la: 1)" in report.summary()
+    assert any("la: 1" in r.getMessage() for r in caplog.records)
+    wider = LanguageRouter(embedder, languages=[*COMMON_LANGUAGES, "la"])
+    wider.add([LATIN], ids=["la"])
+    assert wider.language_of("la") == "la" and wider.last_ingest_report.outside == {}
+
+
+def test_serbian_and_esperanto_are_default_candidates(embedder: StaticEmbedder) -> None:
+    router = LanguageRouter(embedder)
+    router.add(
+        [
+            "Београд је главни и највећи град Србије. Налази се на ушћу Саве у Дунав и има дугу историју.",
+            "Esperanto estas planlingvo, kreita de Zamenhof por faciligi la komunikadon inter popoloj.",
+        ],
+        ids=["sr", "eo"],
+    )
+    assert router.language_of("sr") == "sr" and router.language_of("eo") == "eo"
 
 
 # -- queries --------------------------------------------------------------------------------------
@@ -150,10 +163,10 @@ def test_und_only_fills_and_on_the_routed_scale(embedder: StaticEmbedder) -> Non
 
 def test_a_query_in_a_language_no_partition_holds_searches_und(embedder: StaticEmbedder) -> None:
     router = LanguageRouter(embedder)
-    router.add([*ENGLISH, ESPERANTO], ids=[f"en{i}" for i in range(len(ENGLISH))] + ["eo"])
-    assert router.language_of("eo") == "und"
-    res = router.search("Esperanto iĝus oficiala internacia lingvo", 3)
-    assert "und" in res.route.languages and res.hits[0].id == "eo"
+    router.add([*ENGLISH, LATIN], ids=[f"en{i}" for i in range(len(ENGLISH))] + ["la"])
+    assert router.language_of("la") == "und"
+    res = router.search("Gallia est omnis divisa in partes tres", 3)
+    assert "und" in res.route.languages and res.hits[0].id == "la"
 
 
 def test_min_relevance_drops_weak_hits(embedder: StaticEmbedder) -> None:
