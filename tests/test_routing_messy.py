@@ -227,3 +227,30 @@ def test_jieba_loads_lazily_quietly_and_leaves_no_cache(tmp_path: Path) -> None:
     assert done.stderr == ""  # jieba's dictionary build is not logged
     assert "委员会" in json.loads(done.stdout.replace("'", '"'))
     assert list(tmp_path.iterdir()) == []  # no jieba.cache left behind to be loaded later
+
+
+# -- command line ---------------------------------------------------------------------------------
+def test_cli_languages_are_stored_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deposium_rag import cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gallia.txt").write_text(LATIN, encoding="utf-8")
+    (docs / "bowl.txt").write_text(GERMAN, encoding="utf-8")
+    store = tmp_path / "store"
+    assert cli.main(["index", str(docs), "--store", str(store), "--model", "bundled"]) == 0
+    out = capsys.readouterr().out
+    assert "outside the store's set (la: 1)" in out and "--languages +la" in out
+    assert cli.main(["index", str(docs), "--store", str(store), "--languages", "+la"]) == 0
+    manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
+    stored = manifest.get("languages") or manifest.get("options", {}).get("languages")
+    assert "la" in stored and "de" in stored
+    assert "outside" not in capsys.readouterr().out
+    assert cli.main(["query", str(store), "Gallia divisa in partes tres", "--language", "la"]) == 0
+    assert "gallia.txt" in capsys.readouterr().out
+    code = cli.main(["query", str(store), "Quantencomputer Qubits", "--min-relevance", "0.99"])
+    assert code == 0 and "nothing relevant found" in capsys.readouterr().out
