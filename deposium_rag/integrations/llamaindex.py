@@ -418,8 +418,8 @@ class LanguageRoutingRetriever(BaseRetriever):
                 id_=hit.id,
                 text=hit.text,
                 metadata={**hit.metadata, key: lang},
-                excluded_embed_metadata_keys=[key],
-                excluded_llm_metadata_keys=[key],
+                excluded_embed_metadata_keys=[key, "language_confidence"],
+                excluded_llm_metadata_keys=[key, "language_confidence"],
             )
             out.append(NodeWithScore(node=node, score=hit.score))
         return out
