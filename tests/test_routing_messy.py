@@ -3,24 +3,19 @@
 Rules pinned: document language from the whole text (headers and junk do not decide),
 confidence kept in metadata, languages outside the candidate set reported and kept out of
 look-alike partitions, the query prior (with the detector's own choice never left out),
-``und`` only filling up to k and scored on the routed language's scale, ``min_relevance``,
-and jieba segmentation for Chinese (lazy, quiet, thread-safe).
+``und`` only filling up to k and scored on the routed language's scale, ``min_relevance``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from deposium_rag import StaticEmbedder
 from deposium_rag.language import COMMON_LANGUAGES, detect_documents, get_detector, sample_windows
-from deposium_rag.lexical import analyzer_for
 from deposium_rag.retrievers import LanguageRouter
 
 GERMAN = (
@@ -190,43 +185,6 @@ def test_faces_pass_min_relevance_through(embedder: StaticEmbedder) -> None:
     retriever = LanguageRoutingRetriever(router=router, k=6, min_relevance=0.8)
     docs = retriever.invoke("login shell")
     assert 1 <= len(docs) < 6
-
-
-# -- Chinese --------------------------------------------------------------------------------------
-def test_chinese_uses_jieba_words_plus_bigrams() -> None:
-    toks = analyzer_for("zh").tokens("光合作用是植物利用阳光的过程")
-    assert "光合作用" in toks and "阳光" in toks  # jieba words
-    assert "合作" in toks  # character bigrams kept
-    assert "光合作用" not in analyzer_for("ja").tokens("光合作用")  # only Chinese is segmented
-
-
-def test_jieba_is_thread_safe() -> None:
-    text = "委员会批准了新的预算计划。光合作用是植物利用阳光的过程。"
-    expected = analyzer_for("zh").tokens(text)
-    results: list[list[str]] = []
-    threads = [
-        threading.Thread(target=lambda: results.extend(analyzer_for("zh").tokens(text) for _ in range(20)))
-        for _ in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 160 and all(r == expected for r in results)
-
-
-def test_jieba_loads_lazily_quietly_and_leaves_no_cache(tmp_path: Path) -> None:
-    code = (
-        "import sys, deposium_rag.lexical as lx\n"
-        "assert 'jieba' not in sys.modules\n"  # importing the package does not load it
-        "print(lx.analyzer_for('zh').tokens('委员会批准'))\n"
-    )
-    env = {"TMPDIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""  # jieba's dictionary build is not logged
-    assert "委员会" in json.loads(done.stdout.replace("'", '"'))
-    assert list(tmp_path.iterdir()) == []  # no jieba.cache left behind to be loaded later
 
 
 # -- command line ---------------------------------------------------------------------------------
