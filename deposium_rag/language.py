@@ -423,6 +423,9 @@ def _walk_batch(
     return pairs // n_features, pairs % n_features, counts
 
 
+_NEGLIGIBLE = 1e-6  # candidates below this probability are left out (nothing uses them)
+
+
 def _ranked_batch(probs: np.ndarray, labels: list[str], known: np.ndarray) -> list[list[Candidate]]:
     """Top candidates per row of class probabilities; a flat row (no feature the model knows:
     equal scores, x2 where py3langid folded aliases) means ``und``."""
@@ -445,7 +448,7 @@ def _ranked_batch(probs: np.ndarray, labels: list[str], known: np.ndarray) -> li
             continue
         merged: dict[str, float] = {}
         for lang, p in zip(row_names, row_probs):
-            if p > 0:
+            if p > _NEGLIGIBLE or not merged:
                 merged[lang] = merged.get(lang, 0.0) + p
         ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
         out.append([Candidate(lang, p) for lang, p in ranked] or _und())
