@@ -18,7 +18,6 @@ overwrites its slot in place; with "hnsw" it tombstones the old slot and appends
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import uuid
@@ -33,6 +32,7 @@ import numpy as np
 from deposium_rag import _atomic
 from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
+from deposium_rag.metadata import to_json_metadata
 
 __all__ = ["FaissStore", "Hit", "IndexKind", "Record", "maximal_marginal_relevance", "relevance"]
 
@@ -95,18 +95,9 @@ def _unit_rows(vectors: Any, dim: int | None, what: str, model: str | None) -> n
 
 
 def json_metadata(metadata: Any, position: int) -> dict[str, Any]:
-    """A deep copy through JSON: what is stored is exactly what a save and load give back."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise TypeError(f"metadatas[{position}] must be a dict, got {type(metadata).__name__}")
-    try:
-        return json.loads(json.dumps(dict(metadata), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"metadatas[{position}] is not JSON-serialisable ({exc}); "
-            "convert such values (dates, objects, NaN) to str or numbers"
-        ) from None
+    """A converted deep copy: dates, numpy numbers and sets become JSON (deposium_rag.metadata),
+    so what is stored is exactly what a save and load give back."""
+    return to_json_metadata(metadata, position)
 
 
 def _copy_json(value: Any) -> Any:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deposium_rag.metadata import to_json_metadata
 from deposium_rag.models import StaticEmbedder
 from deposium_rag.retrievers.router import LanguageRouter
 from deposium_rag.store import FaissStore, IndexKind
@@ -148,6 +149,12 @@ def to_core_filter(filters: MetadataFilters | None) -> dict[str, Any] | None:
     return {"$and": parts}
 
 
+def _json_node(node: BaseNode, position: int) -> BaseNode:
+    """The node with its metadata converted by the core rules (dates, numpy numbers, sets)."""
+    converted = to_json_metadata(node.metadata, position, path=f"nodes[{position}].metadata")
+    return node.model_copy(update={"metadata": converted})
+
+
 def _persist_folder(persist_path: str | os.PathLike[str]) -> Path:
     """StorageContext hands us ``<dir>/<namespace>__vector_store.json``; we keep a folder."""
     path = Path(persist_path)
@@ -209,7 +216,10 @@ class FAISSVectorStore(BasePydanticVectorStore):
                 )
             vectors.append(node.embedding)
         texts = [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        metadatas = [node_to_metadata_dict(n, remove_text=True, flat_metadata=False) for n in nodes]
+        metadatas = [
+            node_to_metadata_dict(_json_node(n, i), remove_text=True, flat_metadata=False)
+            for i, n in enumerate(nodes)
+        ]
         return self._store.add(
             np.asarray(vectors, dtype=np.float32), texts, metadatas, [n.node_id for n in nodes]
         )
