@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 
 from deposium_rag import _atomic
+from deposium_rag._validation import last_wins
 from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
 from deposium_rag.metadata import to_json_metadata
@@ -225,7 +226,11 @@ class FaissStore:
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[str]:
-        """Insert or replace (by id) documents; returns their ids. All or nothing."""
+        """Insert or replace (by id) documents; returns their ids. All or nothing.
+
+        An id repeated within one call is stored once, with its last text, vector and metadata
+        (as LangChain's own stores do); the returned list still has one id per input.
+        """
         texts = list(texts) if not isinstance(texts, str) else [texts]
         n = len(texts)
         for i, t in enumerate(texts):
@@ -237,13 +242,7 @@ class FaissStore:
             raise ValueError(
                 f"got {n} texts, {len(metas_in)} metadatas and {len(ids_in)} ids; they must match"
             )
-        seen: dict[str, int] = {}
-        for i, doc_id in enumerate(ids_in):
-            if not isinstance(doc_id, str) or not doc_id:
-                raise TypeError(f"ids[{i}] must be a non-empty str, got {doc_id!r}")
-            if doc_id in seen:
-                raise ValueError(f"duplicate id {doc_id!r} at positions {seen[doc_id]} and {i}")
-            seen[doc_id] = i
+        keep = last_wins(ids_in)  # a repeated id: the last one wins
         metas = [json_metadata(m, i) for i, m in enumerate(metas_in)]
         if n == 0:
             return []
@@ -254,7 +253,13 @@ class FaissStore:
             if self._index is None:
                 self._dim = int(unit.shape[1])
                 self._index = self._new_index(self._dim)
-            self._apply_add(unit, texts, metas, ids_in)
+            if len(keep) < n:
+                unit = unit[keep]
+                texts, metas = [texts[i] for i in keep], [metas[i] for i in keep]
+                kept_ids = [ids_in[i] for i in keep]
+            else:
+                kept_ids = ids_in
+            self._apply_add(unit, texts, metas, kept_ids)
         return ids_in
 
     def _apply_add(
