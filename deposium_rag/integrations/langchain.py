@@ -8,7 +8,10 @@ from typing import Any, Literal
 from deposium_rag.errors import missing_extra
 
 try:
-    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForRetrieverRun,
+        CallbackManagerForRetrieverRun,
+    )
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
     from langchain_core.retrievers import BaseRetriever
@@ -343,6 +346,28 @@ class LanguageRoutingRetriever(BaseRetriever):
     fusion: Literal["convex", "minmax", "rrf"] | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1.0)
 
+    def _search(
+        self,
+        query: str,
+        k: int | None = None,
+        language: str | None = None,
+        filter: LangChainFilter = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        weight: float | None = None,
+    ) -> list[Document]:
+        """The one search both ``invoke`` and ``ainvoke`` run: per-call options over defaults."""
+        result = self.router.search(
+            query,
+            self.k if k is None else k,
+            language=language or self.language,
+            filter=to_filter(filter if filter is not None else self.filter),
+            mode=mode or self.mode,  # type: ignore[arg-type]
+            fusion=fusion or self.fusion,  # type: ignore[arg-type]
+            weight=self.weight if weight is None else weight,
+        )
+        return routed_documents(result)
+
     def _get_relevant_documents(
         self,
         query: str,
@@ -356,16 +381,23 @@ class LanguageRoutingRetriever(BaseRetriever):
         weight: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        result = self.router.search(
-            query,
-            self.k if k is None else k,
-            language=language or self.language,
-            filter=to_filter(filter if filter is not None else self.filter),
-            mode=mode or self.mode,  # type: ignore[arg-type]
-            fusion=fusion or self.fusion,  # type: ignore[arg-type]
-            weight=self.weight if weight is None else weight,
-        )
-        return routed_documents(result)
+        return self._search(query, k, language, filter, mode, fusion, weight)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        language: str | None = None,
+        filter: LangChainFilter = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        weight: float | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Same options as ``invoke``; the search runs in a worker thread (the loop stays free)."""
+        return await asyncio.to_thread(self._search, query, k, language, filter, mode, fusion, weight)
 
     @classmethod
     def from_texts(
