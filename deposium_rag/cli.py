@@ -541,6 +541,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model, why = (args.model, "--model") if args.model else default_model()
     embedder = load_embedder(model)  # a bad --model fails here, in one line
     if args.suite == "xquad":
+        if args.contrastive:
+            raise CliError("--contrastive applies to --suite seed only")
         argv = ["--model", model]
         if args.max_questions is not None:
             argv += ["--max-questions", str(args.max_questions)]
@@ -549,8 +551,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--max-questions applies to --suite xquad only")
     from deposium_rag import seed_eval
 
-    report = seed_eval.run(embedder)
-    _say(seed_eval.format_report(report))
+    steps = len(seed_eval.DIMENSIONS)
+    with _progress(steps, "seed eval", "dimension", args.quiet) as bar:
+        if args.contrastive:
+            _say(seed_eval.format_contrastive(seed_eval.run_contrastive(embedder, progress=bar.update)))
+        else:
+            _say(seed_eval.format_report(seed_eval.run(embedder, progress=bar.update)))
     _note(f"(model {embedder.model_name}: {why})", args.quiet)
     return EXIT_OK
 
