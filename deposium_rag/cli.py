@@ -45,7 +45,9 @@ from deposium_rag.ingest import (
     collect_files,
     html_to_text,
     plan_index,
+    store_table,
 )
+from deposium_rag.ingest.cache import quick_plan, read_cache, write_cache
 
 if TYPE_CHECKING:
     from deposium_rag.language import LanguageDetector
@@ -243,16 +245,8 @@ def load_router(store: Path, embedder: StaticEmbedder, manifest: dict[str, Any])
         ) from None
 
 
-def _language_table(router: LanguageRouter) -> list[str]:
+def _language_table(rows: Sequence[tuple[str, int, int]]) -> list[str]:
     """Files and chunks per language of the whole store."""
-    rows = []
-    all_sources: set[str] = set()
-    for lang, count in router.counts().items():
-        part = router.partition(lang)
-        sources = {str(r.metadata.get("source")) for r in part.records()} if part is not None else set()
-        all_sources |= sources
-        rows.append((lang, len(sources), count))
-    rows.append(("total", len(all_sources), len(router)))
     out = [f"{'language':<9}{'files':>7}{'chunks':>8}"]
     out += [f"{lang:<9}{files:>7}{chunks:>8}" for lang, files, chunks in rows]
     return out
@@ -283,7 +277,7 @@ def _index_summary(plan: IndexPlan, counts: tuple[int, int, int], store: Path, p
     else:
         lines.append(f"nothing to embed: {unchanged} unchanged file(s); store {store} left as it was")
     if plan.removed_files:
-        n, chunks = len(plan.removed_files), len(plan.removed_ids)
+        n, chunks = len(plan.removed_files), plan.removed_chunks
         if prune:
             lines.append(
                 f"pruned {n} file(s) no longer found ({chunks} chunk(s)): {_names(plan.removed_files)}"
@@ -310,8 +304,26 @@ def cmd_index(args: argparse.Namespace) -> int:
     store = Path(args.store).expanduser()
     manifest = _store_manifest(store, for_query=False)
     found = _discover(args.paths, exclude=[store])
-    # Model and store next, so a wrong --model fails before the (possibly long) reading.
     saved_model = manifest["model_name"] if manifest else None
+    previous = read_cache(store) if manifest else None
+    if manifest and args.model in (None, saved_model):
+        # Nothing changed since the last run? Then neither the model nor the store is loaded.
+        quick = quick_plan(
+            store, found, args.chunk_size, args.chunk_overlap, strict=args.strict, prune=args.prune
+        )
+        if quick is not None:
+            plan, rows = quick
+            for note in plan.notes:
+                _note(f"note: {note}", args.quiet)
+            _say(
+                f"model: {saved_model} (dim {manifest.get('dim', '?')}; the model this store was built with)"
+            )
+            for line in _index_summary(plan, (0, 0, 0), store, args.prune):
+                _say(line)
+            for row in _language_table(rows):
+                _say("  " + row)
+            return EXIT_OK
+    # Model and store next, so a wrong --model fails before the (possibly long) reading.
     if args.model:
         model, why = args.model, "--model"
     elif saved_model:
@@ -345,9 +357,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         counts = apply_plan(router, plan, prune=args.prune, on_chunks=bar.update)
     if plan.chunks or counts[2]:
         router.save(store)
+    rows, per_source = store_table(router)
+    write_cache(store, plan, rows, per_source, previous)
     for line in _index_summary(plan, counts, store, args.prune):
         _say(line)
-    for row in _language_table(router):
+    for row in _language_table(rows):
         _say("  " + row)
     return EXIT_OK
 

@@ -149,3 +149,52 @@ def test_per_file_api_for_distributed_pipelines(docs: Path) -> None:
     assert len(chunks[0].metadata[FILE_HASH_KEY]) == 64
     via_link = Path(os.path.relpath(files[0]))
     assert read_chunks(via_link)[0].id == chunks[0].id
+
+
+def test_unchanged_run_loads_neither_model_nor_store(
+    docs: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    (docs / "package.json").write_text('{"name": "not a document"}')
+    (docs / "latin1.txt").write_bytes("café".encode("latin-1"))
+    assert run(capsys, "index", str(docs), "--store", str(store))[0] == 0
+    (docs / "sub" / "qubits.md").unlink()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the shortcut should not load the model or the store")
+
+    monkeypatch.setattr(cli, "load_embedder", refuse)
+    monkeypatch.setattr(cli, "load_router", refuse)
+    code, out, err = run(capsys, "index", str(docs), "--store", str(store))
+    assert code == 0, err
+    assert "nothing to embed: 3 unchanged file(s)" in out
+    assert "1 file(s) indexed before are gone (1 chunk(s) kept" in out
+    assert "skipped 1 unreadable file(s)" in out and "latin1.txt is not UTF-8" in out
+    assert "note: skipped" in err and "package.json" in err
+    assert "  total          4       4" in out
+    monkeypatch.undo()
+    # --prune has work to do: the full path runs and removes the file's chunk
+    code, out, _ = run(capsys, "index", str(docs), "--store", str(store), "--prune")
+    assert code == 0 and "pruned 1 file(s)" in out and manifest_count(store) == 3
+
+
+def test_the_cache_is_ignored_once_the_store_changed(docs: Path, tmp_path: Path, capsys) -> None:
+    from deposium_rag.ingest.cache import CACHE_FILE
+    from deposium_rag.models import StaticEmbedder
+    from deposium_rag.retrievers import LanguageRouter
+
+    store = tmp_path / "store"
+    assert run(capsys, "index", str(docs), "--store", str(store))[0] == 0
+    cache = json.loads((store / CACHE_FILE).read_text())
+    # Another program deletes a chunk and saves: the manifest changes, the cache no longer applies.
+    router = LanguageRouter.load(store, StaticEmbedder("bundled"))
+    bread = str((docs / "bread.md").resolve())
+    router.delete(router.ids({"source": bread}))
+    router.save(store)
+    (store / CACHE_FILE).write_text(json.dumps(cache))  # even a cache copied back is refused
+    code, out, err = run(capsys, "index", str(docs), "--store", str(store))
+    assert code == 0, err
+    assert "indexed 1 file(s) into 1 chunk(s): 1 new" in out and manifest_count(store) == 4
+    (store / CACHE_FILE).write_text("{not json")
+    code, out, _ = run(capsys, "index", str(docs), "--store", str(store))
+    assert code == 0 and "nothing to embed: 4 unchanged file(s)" in out

@@ -27,6 +27,7 @@ from deposium_rag.ingest.pipeline import (
     make_chunks,
     plan_index,
     read_chunks,
+    store_table,
     stored_files,
 )
 
@@ -51,5 +52,6 @@ __all__ = [
     "read_chunks",
     "read_documents",
     "source_of",
+    "store_table",
     "stored_files",
 ]

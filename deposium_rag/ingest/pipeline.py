@@ -37,6 +37,7 @@ __all__ = [
     "make_chunks",
     "plan_index",
     "read_chunks",
+    "store_table",
     "stored_files",
 ]
 
@@ -102,9 +103,13 @@ class IndexPlan:
     unchanged_files: list[str] = field(default_factory=list)
     removed_files: list[str] = field(default_factory=list)  # indexed before, gone from a folder
     removed_ids: list[str] = field(default_factory=list)  # their chunks
+    removed_chunks: int = 0  # how many chunks the removed files have in the store
     unreadable: list[UnreadableFileError] = field(default_factory=list)
     unsupported: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    # What was learnt about each file this run (for the ingest cache): source -> {"hash": ...,
+    # "note": ..., "unreadable": ...}; files that could not even be read are absent.
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def embedded_files(self) -> int:
@@ -136,21 +141,26 @@ def plan_index(
     for path, explicit in found.files:
         source = str(path)
         seen.add(source)
+        content_hash = None
         try:
             data = read_bytes(path)
             content_hash = file_hash(data, size, overlap)
             if stored.get(source) == content_hash:
                 plan.unchanged_files.append(source)
+                plan.files[source] = {"hash": content_hash}
                 continue
             docs, note = read_documents(path, explicit, data)
         except UnreadableFileError as exc:
             if strict:
                 raise
             plan.unreadable.append(exc)
+            if content_hash is not None:
+                plan.files[source] = {"hash": content_hash, "unreadable": exc.reason}
             continue
         finally:
             if on_file is not None:
                 on_file()
+        plan.files[source] = {"hash": content_hash, "note": note}
         if note:
             plan.notes.append(note)
         chunks = make_chunks(docs, size, overlap, content_hash)
@@ -167,7 +177,21 @@ def plan_index(
     plan.removed_files = sorted(s for s in stored if s not in seen and _under(s, dirs))
     if plan.removed_files:
         plan.removed_ids = router.ids({"source": {"$in": plan.removed_files}})
+        plan.removed_chunks = len(plan.removed_ids)
     return plan
+
+
+def store_table(router: LanguageRouter) -> tuple[list[tuple[str, int, int]], Counter[str]]:
+    """Rows ``(language, files, chunks)`` plus a ``total`` row, and the chunk count per source."""
+    rows: list[tuple[str, int, int]] = []
+    per_source: Counter[str] = Counter()
+    for lang, count in router.counts().items():
+        records = router.get(router.ids(language=lang))
+        sources = [s for s in (r.metadata.get("source") for r in records) if isinstance(s, str)]
+        per_source.update(sources)
+        rows.append((lang, len(set(sources)), count))
+    rows.append(("total", len(per_source), len(router)))
+    return rows, per_source
 
 
 def apply_plan(
