@@ -96,7 +96,9 @@ class Vectors:
         out = np.empty(self.n, dtype=np.float32)
         for start in range(0, self.n, _CHUNK):
             stop = min(self.n, start + _CHUNK)
-            out[start:stop] = self.decode(slice(start, stop)) @ query
+            out[start:stop] = self._rows[start:stop].astype(np.float32) @ query
+        if self.kind == "int8":
+            out *= self._scale[: self.n]  # one multiply per row, not per value
         return out
 
     def take(self, keep: np.ndarray) -> Vectors:

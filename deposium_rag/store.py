@@ -56,7 +56,7 @@ INDEX_KINDS = ("flat", "auto", "hnsw")
 EXACT_BELOW = 4096
 RERANK = 300
 _MIN_TRAIN = 1024  # rows the fast-scan quantiser is trained on, at least
-_TRAIN_ROWS = 20000  # at most
+_TRAIN_ROWS = 8192  # at most (16 centroids per sub-quantiser need far fewer)
 FORMAT = "deposium-rag/faiss-store"
 FORMAT_VERSION = 2  # 1: index.faiss + docstore.json (still read)
 _INDEX_FILE = "index.faiss"
@@ -222,6 +222,7 @@ class FaissStore:
         ef_search: int = 64,
         exact_below: int = EXACT_BELOW,
         rerank: int = RERANK,
+        pq_m: int | None = None,
         model_name: str | None = None,
         model_fingerprint: str | None = None,
     ) -> None:
@@ -244,6 +245,9 @@ class FaissStore:
         self.ef_search = ef_search
         self.exact_below = exact_below
         self.rerank = rerank
+        if pq_m is not None and (not isinstance(pq_m, int) or pq_m < 1 or (dim and dim % pq_m)):
+            raise ValueError(f"pq_m must be a positive divisor of dim, got {pq_m!r}")
+        self.pq_m = pq_m
         self.model_name = model_name
         self.model_fingerprint = model_fingerprint
         self._lock = threading.RLock()
@@ -304,6 +308,7 @@ class FaissStore:
             "ef_search": self.ef_search,
             "exact_below": self.exact_below,
             "rerank": self.rerank,
+            "pq_m": self.pq_m,
         }
 
     def memory_bytes(self) -> dict[str, int]:
@@ -405,7 +410,9 @@ class FaissStore:
             ann.hnsw.efConstruction = self.ef_construction
             ann.hnsw.efSearch = self.ef_search
         else:
-            ann = faiss.IndexPQFastScan(self._dim, _pq_m(self._dim), 4, faiss.METRIC_INNER_PRODUCT)
+            ann = faiss.IndexPQFastScan(
+                self._dim, self.pq_m or _pq_m(self._dim), 4, faiss.METRIC_INNER_PRODUCT
+            )
             live = np.flatnonzero(self._alive)
             rng = np.random.default_rng(0)
             sample = np.sort(rng.choice(live, size=min(len(live), _TRAIN_ROWS), replace=False))
