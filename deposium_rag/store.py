@@ -18,10 +18,11 @@ overwrites its slot in place; with "hnsw" it tombstones the old slot and appends
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,27 @@ FORMAT_VERSION = 1
 _INDEX_FILE = "index.faiss"
 _DOCS_FILE = "docstore.json"
 _MANIFEST = "manifest.json"
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the enclosed faiss calls on one OpenMP thread, for the calling thread only.
+
+    Why: a single query cannot use several threads, yet OpenMP's default team wakes every
+    core (16 ms instead of 1.5 ms for one query on a 28k partition, benchmarks/store_threads.py).
+    ``omp_set_num_threads`` sets the *calling thread's* ICV in libgomp (faiss-cpu's OpenMP),
+    so this neither races with nor slows other threads' batch work; the previous value is
+    restored on exit (tests/test_store.py pins both).
+    """
+    previous = faiss.omp_get_max_threads()
+    if previous == 1:
+        yield
+        return
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def relevance(similarity: float) -> float:
@@ -464,7 +486,8 @@ class FaissStore:
             if hit is not None:
                 return hit
         if all_live:
-            scores, labels = self._index.search(query[None, :], k)
+            with one_thread():
+                scores, labels = self._index.search(query[None, :], k)
             return labels[0].astype(np.int64), scores[0]
         if n_allowed * 8 < len(self._ids):
             # Few rows match: score just those, exactly.
@@ -476,7 +499,8 @@ class FaissStore:
         bits = np.packbits(allowed, bitorder="little")
         params = faiss.SearchParameters()
         params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-        scores, labels = self._index.search(query[None, :], k, params=params)
+        with one_thread():
+            scores, labels = self._index.search(query[None, :], k, params=params)
         keep = labels[0] >= 0
         return labels[0][keep].astype(np.int64), scores[0][keep]
 
@@ -496,7 +520,8 @@ class FaissStore:
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(total, faiss.swig_ptr(bits))
-        scores, labels = self._index.search(query[None, :], k, params=params)
+        with one_thread():
+            scores, labels = self._index.search(query[None, :], k, params=params)
         keep = labels[0] >= 0
         if int(keep.sum()) < k:
             return None

@@ -390,3 +390,37 @@ def test_flat_search_with_tombstones_and_broad_filter_is_exact() -> None:
     live = [i for i in range(1000) if i % 7 and i % 2 == 0]
     want = [f"id{i}" for i in sorted(live, key=lambda i: -scores[i])[:10]]
     assert [h.id for h in store.search(q, 10, lambda md: md["i"] % 2 == 0)] == want
+
+
+def test_one_thread_is_per_calling_thread_and_restored() -> None:
+    """Single queries run on one OpenMP thread without touching other threads' setting."""
+    import faiss
+
+    from deposium_rag.store import one_thread
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        inside: list[int] = []
+        entered, release = threading.Event(), threading.Event()
+
+        def worker() -> None:
+            faiss.omp_set_num_threads(2)
+            with one_thread():
+                inside.append(faiss.omp_get_max_threads())
+                entered.set()
+                release.wait(5)
+            inside.append(faiss.omp_get_max_threads())
+
+        t = threading.Thread(target=worker)
+        t.start()
+        assert entered.wait(5)
+        assert faiss.omp_get_max_threads() == 2  # this thread's batch work keeps its team
+        release.set()
+        t.join()
+        assert inside == [1, 2]
+        store, v = filled("flat")
+        store.search(v[0], 3)
+        assert faiss.omp_get_max_threads() == 2  # a search restores the caller's setting
+    finally:
+        faiss.omp_set_num_threads(before)
