@@ -36,8 +36,10 @@ import numpy as np
 
 from deposium_rag import _atomic
 from deposium_rag._columns import VECTOR_KINDS, Strings, VectorKind, Vectors, load_npy
+from deposium_rag._validation import last_wins
 from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
+from deposium_rag.metadata import to_json_metadata
 
 __all__ = [
     "FaissStore",
@@ -138,18 +140,9 @@ def _unit_rows(vectors: Any, dim: int | None, what: str, model: str | None) -> n
 
 
 def json_metadata(metadata: Any, position: int) -> dict[str, Any]:
-    """A deep copy through JSON: what is stored is exactly what a save and load give back."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise TypeError(f"metadatas[{position}] must be a dict, got {type(metadata).__name__}")
-    try:
-        return json.loads(json.dumps(dict(metadata), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"metadatas[{position}] is not JSON-serialisable ({exc}); "
-            "convert such values (dates, objects, NaN) to str or numbers"
-        ) from None
+    """A converted deep copy: dates, numpy numbers and sets become JSON (deposium_rag.metadata),
+    so what is stored is exactly what a save and load give back."""
+    return to_json_metadata(metadata, position)
 
 
 def _copy_json(value: Any) -> Any:
@@ -337,7 +330,11 @@ class FaissStore:
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[str]:
-        """Insert or replace (by id) documents; returns their ids. All or nothing."""
+        """Insert or replace (by id) documents; returns their ids. All or nothing.
+
+        An id repeated within one call is stored once, with its last text, vector and metadata
+        (as LangChain's own stores do); the returned list still has one id per input.
+        """
         texts = list(texts) if not isinstance(texts, str) else [texts]
         n = len(texts)
         for i, t in enumerate(texts):
@@ -349,13 +346,7 @@ class FaissStore:
             raise ValueError(
                 f"got {n} texts, {len(metas_in)} metadatas and {len(ids_in)} ids; they must match"
             )
-        seen: dict[str, int] = {}
-        for i, doc_id in enumerate(ids_in):
-            if not isinstance(doc_id, str) or not doc_id:
-                raise TypeError(f"ids[{i}] must be a non-empty str, got {doc_id!r}")
-            if doc_id in seen:
-                raise ValueError(f"duplicate id {doc_id!r} at positions {seen[doc_id]} and {i}")
-            seen[doc_id] = i
+        keep = last_wins(ids_in)  # a repeated id: the last one wins
         metas = [_encode_meta(json_metadata(m, i)) for i, m in enumerate(metas_in)]
         raw_texts = [_encode_text(t) for t in texts]
         if n == 0:
@@ -367,7 +358,13 @@ class FaissStore:
             if self._vecs is None:
                 self._dim = int(unit.shape[1])
                 self._vecs = Vectors(self.vector_kind, self._dim)
-            self._apply_add(unit, raw_texts, metas, ids_in)
+            if len(keep) < n:
+                unit = unit[keep]
+                raw_texts, metas = [raw_texts[i] for i in keep], [metas[i] for i in keep]
+                kept_ids = [ids_in[i] for i in keep]
+            else:
+                kept_ids = ids_in
+            self._apply_add(unit, raw_texts, metas, kept_ids)
         return ids_in
 
     def _apply_add(self, unit: np.ndarray, texts: list[bytes], metas: list[bytes], ids: list[str]) -> None:

@@ -44,7 +44,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from deposium_rag._validation import check_text, check_texts
+from deposium_rag._validation import check_text, check_texts, last_wins
 from deposium_rag.backends.base import BackendConfig, Document, PartitionBackend
 from deposium_rag.backends.local import LocalBackend
 from deposium_rag.errors import DimensionMismatchError
@@ -212,7 +212,8 @@ class LanguageRouter:
         """Detect, embed and upsert; a document whose language changed moves partition.
 
         ``embed_texts`` (default: ``texts``) is what gets embedded, for frameworks that embed
-        text plus metadata. All inputs are checked before anything is stored.
+        text plus metadata. All inputs are checked before anything is stored. An id repeated
+        in one call is stored once, from its last occurrence (as LangChain's stores do).
         """
         items = check_texts(texts)
         n = len(items)
@@ -221,13 +222,7 @@ class LanguageRouter:
         to_embed = items if embed_texts is None else check_texts(embed_texts, "embed_texts")
         if not (len(metas) == len(doc_ids) == len(to_embed) == n):
             raise ValueError(f"got {n} texts, {len(metas)} metadatas, {len(doc_ids)} ids; they must match")
-        seen: set[str] = set()
-        for i, d in enumerate(doc_ids):
-            if not isinstance(d, str) or not d:
-                raise TypeError(f"ids[{i}] must be a non-empty str, got {d!r}")
-            if d in seen:
-                raise ValueError(f"duplicate id {d!r} in one call (position {i})")
-            seen.add(d)
+        keep = last_wins(doc_ids)  # an id repeated in one call: the last one wins
         langs: list[str | None] = []
         for i, md in enumerate(metas):
             given = md.get(self.language_key)
@@ -240,6 +235,11 @@ class LanguageRouter:
                 raise ValueError(f"metadatas[{i}][{self.language_key!r}]: {exc}") from None
         if n == 0:
             return []
+        returned = doc_ids
+        if len(keep) < n:
+            items, to_embed = [items[i] for i in keep], [to_embed[i] for i in keep]
+            metas, langs = [metas[i] for i in keep], [langs[i] for i in keep]
+            doc_ids, n = [doc_ids[i] for i in keep], len(keep)
         todo = [i for i, lang in enumerate(langs) if lang is None]
         # Embedding releases the GIL (Rust tokenizer, numpy); detection is Python: overlap them.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -257,7 +257,7 @@ class LanguageRouter:
         docs = [Document(doc_ids[i], items[i], metas[i], langs[i] or UND, unit[i]) for i in range(n)]
         with self._lock:
             self.backend.upsert(docs)
-        return doc_ids
+        return returned
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id from whichever partition holds it; unknown ids are ignored."""
