@@ -18,7 +18,6 @@ overwrites its slot in place; with "hnsw" it tombstones the old slot and appends
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import uuid
@@ -31,8 +30,10 @@ import faiss
 import numpy as np
 
 from deposium_rag import _atomic
+from deposium_rag._validation import last_wins
 from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
+from deposium_rag.metadata import to_json_metadata
 
 __all__ = ["FaissStore", "Hit", "IndexKind", "Record", "maximal_marginal_relevance", "relevance"]
 
@@ -95,18 +96,9 @@ def _unit_rows(vectors: Any, dim: int | None, what: str, model: str | None) -> n
 
 
 def json_metadata(metadata: Any, position: int) -> dict[str, Any]:
-    """A deep copy through JSON: what is stored is exactly what a save and load give back."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise TypeError(f"metadatas[{position}] must be a dict, got {type(metadata).__name__}")
-    try:
-        return json.loads(json.dumps(dict(metadata), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"metadatas[{position}] is not JSON-serialisable ({exc}); "
-            "convert such values (dates, objects, NaN) to str or numbers"
-        ) from None
+    """A converted deep copy: dates, numpy numbers and sets become JSON (deposium_rag.metadata),
+    so what is stored is exactly what a save and load give back."""
+    return to_json_metadata(metadata, position)
 
 
 def _copy_json(value: Any) -> Any:
@@ -234,7 +226,11 @@ class FaissStore:
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[str]:
-        """Insert or replace (by id) documents; returns their ids. All or nothing."""
+        """Insert or replace (by id) documents; returns their ids. All or nothing.
+
+        An id repeated within one call is stored once, with its last text, vector and metadata
+        (as LangChain's own stores do); the returned list still has one id per input.
+        """
         texts = list(texts) if not isinstance(texts, str) else [texts]
         n = len(texts)
         for i, t in enumerate(texts):
@@ -246,13 +242,7 @@ class FaissStore:
             raise ValueError(
                 f"got {n} texts, {len(metas_in)} metadatas and {len(ids_in)} ids; they must match"
             )
-        seen: dict[str, int] = {}
-        for i, doc_id in enumerate(ids_in):
-            if not isinstance(doc_id, str) or not doc_id:
-                raise TypeError(f"ids[{i}] must be a non-empty str, got {doc_id!r}")
-            if doc_id in seen:
-                raise ValueError(f"duplicate id {doc_id!r} at positions {seen[doc_id]} and {i}")
-            seen[doc_id] = i
+        keep = last_wins(ids_in)  # a repeated id: the last one wins
         metas = [json_metadata(m, i) for i, m in enumerate(metas_in)]
         if n == 0:
             return []
@@ -263,7 +253,13 @@ class FaissStore:
             if self._index is None:
                 self._dim = int(unit.shape[1])
                 self._index = self._new_index(self._dim)
-            self._apply_add(unit, texts, metas, ids_in)
+            if len(keep) < n:
+                unit = unit[keep]
+                texts, metas = [texts[i] for i in keep], [metas[i] for i in keep]
+                kept_ids = [ids_in[i] for i in keep]
+            else:
+                kept_ids = ids_in
+            self._apply_add(unit, texts, metas, kept_ids)
         return ids_in
 
     def _apply_add(

@@ -136,7 +136,11 @@ def test_mmr_prefers_diversity() -> None:
     ("call", "error"),
     [
         (lambda s: s.add(vecs(2, 8), ["a", "b"], ids=["n1", "n2"]), DimensionMismatchError),
-        (lambda s: s.add(vecs(2), ["a", "b"], ids=["n1", "n1"]), ValueError),
+        # a repeated id keeps the last copy, but every copy is still checked first
+        (
+            lambda s: s.add(np.vstack([np.full((1, 16), np.nan), vecs(1)]), ["a", "b"], ids=["n1", "n1"]),
+            ValueError,
+        ),
         (lambda s: s.add(vecs(2), ["a", "b"], [{"x": 1}, {"d": object()}], ["n1", "n2"]), TypeError),
         (lambda s: s.add(vecs(2), ["a", 5], ids=["n1", "n2"]), TypeError),
         (lambda s: s.add(vecs(3), ["a", "b"], ids=["n1", "n2"]), ValueError),
