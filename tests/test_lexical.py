@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -91,9 +92,7 @@ def _xquad(lang: str) -> tuple[list[str], list[str]]:
     return paragraphs, questions
 
 
-def _bm25s_scores(
-    docs: dict[str, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75
-) -> np.ndarray:
+def _bm25s(docs: dict[str, list[str]], k1: float = 1.2) -> Callable[[list[str]], np.ndarray]:
     """The previous implementation: a bm25s matrix built from the kept tokens, in id order."""
     import bm25s
     from bm25s.tokenization import Tokenized
@@ -102,10 +101,14 @@ def _bm25s_scores(
     rows = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in docs.values()]
     bm25 = bm25s.BM25(k1=k1, b=0.75)
     bm25.index(Tokenized(ids=rows, vocab=vocab), show_progress=False)
-    qids = [vocab[t] for t in query if t in vocab]
-    if not qids:
-        return np.zeros(len(docs), np.float32)
-    return np.asarray(bm25.get_scores_from_ids(qids), dtype=np.float32)
+
+    def scores(query: list[str]) -> np.ndarray:
+        qids = [vocab[t] for t in query if t in vocab]
+        if not qids:
+            return np.zeros(len(docs), np.float32)
+        return np.asarray(bm25.get_scores_from_ids(qids), dtype=np.float32)
+
+    return scores
 
 
 def _same(a: LexicalIndex, b: LexicalIndex, queries: list[str]) -> None:
@@ -142,10 +145,10 @@ def test_scores_equal_bm25s(lang: str, small_thresholds: None) -> None:
         ix.add(ids[i : min(i + 37, len(ids) - 5)], paragraphs[i : min(i + 37, len(ids) - 5)])
     lexical_module._FRESH_MAX = 10**6  # ... and a fresh tail (the fixture restores the threshold)
     ix.add(ids[-5:], paragraphs[-5:])
-    docs = {d: ix.analyzer.tokens(t) for d, t in zip(ids, paragraphs)}
+    reference = _bm25s({d: ix.analyzer.tokens(t) for d, t in zip(ids, paragraphs)})
     assert len(ix._runs) > 1 and ix._fresh_from < len(ids)  # the interesting layout
     for q in [*questions[:150], "", "zzzz qqqq", questions[0] + " " + questions[0]]:
-        expected = _bm25s_scores(docs, ix.analyzer.tokens(q))
+        expected = reference(ix.analyzer.tokens(q))
         order, got = ix.scores(q)
         assert order == ids
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -194,11 +197,9 @@ def test_incremental_equals_scratch(seed: int, small_thresholds: None) -> None:
     assert list(ix.scores("the")[0]) == list(model)
     _same(ix, _scratch(model), questions[:40])
     # and the same as bm25s on the final documents
-    docs = {d: ix.analyzer.tokens(t) for d, t in model.items()}
+    reference = _bm25s({d: ix.analyzer.tokens(t) for d, t in model.items()})
     for q in questions[:20]:
-        np.testing.assert_allclose(
-            ix.scores(q)[1], _bm25s_scores(docs, ix.analyzer.tokens(q)), rtol=1e-5, atol=1e-5
-        )
+        np.testing.assert_allclose(ix.scores(q)[1], reference(ix.analyzer.tokens(q)), rtol=1e-5, atol=1e-5)
 
 
 def test_repeated_id_in_one_batch_last_wins() -> None:
