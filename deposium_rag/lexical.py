@@ -279,7 +279,7 @@ class LexicalState:
         folder = Path(folder)
         try:
             meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-            keys = _FULL_ARRAYS if meta.get("kind") == "full" else _DELTA_ARRAYS
+            keys = _arrays_of(meta)
             arrays = {
                 k: np.load(folder / f"{name}.{k}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
                 for k in keys
@@ -702,8 +702,12 @@ class LexicalIndex:
             "version": self._version,
         }
 
-    def export_state(self) -> LexicalState:
-        """Everything needed to rebuild this index without re-analysing text (one merge, O(N))."""
+    def export_state(self, *, postings: bool = True) -> LexicalState:
+        """Everything needed to rebuild this index without re-analysing text (one merge, O(N)).
+
+        ``postings=False`` leaves the postings out (half the bytes): :meth:`from_state` then
+        rebuilds them from the forward index with one sort (well under a second per 100k docs).
+        """
         with self._lock:
             self._compact(renumber=True)
             self._mark()
@@ -711,7 +715,11 @@ class LexicalIndex:
             indptr = run.indptr  # a run built before the vocabulary last grew is shorter
             if len(indptr) < len(self._vocab) + 1:
                 indptr = np.concatenate([indptr, np.full(len(self._vocab) + 1 - len(indptr), indptr[-1])])
-            meta = self._meta("full") | {"vocab": list(self._vocab), "ids": list(self._ids)}
+            meta = self._meta("full") | {
+                "vocab": list(self._vocab),
+                "ids": list(self._ids),
+                "postings": postings,
+            }
             arrays = {
                 "doc_len": self._dl.a,
                 "doc_start": self._start.a,
@@ -721,6 +729,8 @@ class LexicalIndex:
                 "post_docs": run.docs,
                 "post_tfs": run.tfs,
             }
+            if not postings:
+                arrays = {k: v for k, v in arrays.items() if k in _DELTA_ARRAYS}
         return LexicalState(meta, _read_only(arrays))
 
     def export_delta(self, since: int) -> LexicalState:
@@ -768,11 +778,15 @@ class LexicalIndex:
         try:
             ix = cls(str(meta["language"]), k1=float(meta["k1"]), b=float(meta["b"]))
             vocab, ids = list(meta["vocab"]), list(meta["ids"])
-            a = {k: _typed(arrays, k) for k in _FULL_ARRAYS}
+            a = {k: _typed(arrays, k) for k in _arrays_of(meta)}
         except (KeyError, TypeError, ValueError) as exc:
             raise _format_error(f"incomplete lexical state ({exc})") from exc
         n, size = len(ids), len(vocab)
         _check_forward(a, n, size)
+        if "post_docs" not in a:  # saved without postings: one stable sort by term rebuilds them
+            owner = np.repeat(np.arange(n, dtype=np.int32), np.diff(a["doc_start"]))
+            run = _csr(a["doc_terms"], owner, a["doc_tfs"], size)
+            a |= {"post_indptr": run.indptr, "post_docs": run.docs, "post_tfs": run.tfs}
         indptr, docs = a["post_indptr"], a["post_docs"]
         if (
             len(indptr) != size + 1
@@ -870,6 +884,10 @@ def _check_meta(meta: dict[str, Any], kind: str) -> None:
         )
     if meta.get("format_version") != _FORMAT_VERSION:
         raise _format_error(f"lexical format version {meta.get('format_version')!r} is not {_FORMAT_VERSION}")
+
+
+def _arrays_of(meta: dict[str, Any]) -> tuple[str, ...]:
+    return _FULL_ARRAYS if meta.get("kind") == "full" and meta.get("postings", True) else _DELTA_ARRAYS
 
 
 def _typed(arrays: dict[str, np.ndarray], key: str) -> np.ndarray:

@@ -250,6 +250,11 @@ def test_export_import_round_trip(tmp_path: Path, small_thresholds: None) -> Non
     _same(ix, mapped, questions[:30])
     assert before == {p.name: p.read_bytes() for p in (tmp_path / "full").iterdir()}
     assert LexicalIndex.from_state(LexicalIndex("en").export_state()).top("x", 3) == []
+    # without postings: rebuilt from the forward index on load
+    slim = ix.export_state(postings=False)
+    assert "post_docs" not in slim.arrays
+    slim.write(tmp_path / "slim")
+    _same(ix, LexicalIndex.from_state(LexicalState.read(tmp_path / "slim")), questions[:30])
 
 
 @needs_data
