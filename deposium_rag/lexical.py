@@ -353,8 +353,10 @@ class LexicalIndex:
         self._dead_slots = 0
         self._dead_in_runs = 0  # postings of dead slots still inside runs
         self._version = 0
-        self._marks: dict[int, tuple[int, int]] = {0: (0, 0)}  # exported version -> (slots, vocab)
-        self._deleted: list[tuple[int, str]] = []  # (version, id) since the oldest mark
+        # exported version -> (slots, vocabulary size) then; deletes are logged only while a
+        # mark exists (an index never exported keeps no log), from the oldest mark on
+        self._marks: dict[int, tuple[int, int]] = {}
+        self._deleted: list[tuple[int, str]] = []  # (version, id)
         self._legacy: tuple[list[str], dict[str, int], np.ndarray] | None = None
 
     # -- writes -------------------------------------------------------------------------------
@@ -405,8 +407,7 @@ class LexicalIndex:
         with self._lock:
             version = self._version + 1
             self._reset()
-            self._version = version
-            self._marks = {}  # nothing before a clear can be replayed as a delta
+            self._version = version  # no marks: nothing before a clear can be replayed as a delta
 
     def _grow_vocab(self) -> None:
         if len(self._vocab) > self._df.n:
@@ -453,8 +454,10 @@ class LexicalIndex:
         self._total_len -= int(self._dl.a[arr].sum())
         self._dead_slots += len(slots)
         self._dead_in_runs += int(cnt[arr < self._fresh_from].sum())
+        log = self._deleted if self._marks else None
         for s in slots:
-            self._deleted.append((version, self._ids[s]))  # type: ignore[arg-type]
+            if log is not None:
+                log.append((version, self._ids[s]))  # type: ignore[arg-type]
             self._ids[s] = None
         self._legacy = None
         return len(slots)

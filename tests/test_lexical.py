@@ -283,6 +283,11 @@ def test_deltas_replay_to_the_same_index(tmp_path: Path, small_thresholds: None)
     assert loaded.export_delta(loaded.version).meta["ids"] == []  # nothing since
     with pytest.raises(ValueError, match="full state"):
         ix.export_delta(-5)
+    never = LexicalIndex("en")
+    never.add(["a"], ["x"])
+    never.delete(["a"])
+    with pytest.raises(ValueError, match="full state"):  # no export yet: nothing to count from
+        never.export_delta(0)
     ix.clear()
     with pytest.raises(ValueError, match="full state"):
         ix.export_delta(deltas[-1].meta["version"])
