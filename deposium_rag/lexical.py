@@ -627,7 +627,7 @@ class LexicalIndex:
             ids = self._ids
             if allowed is None:
                 chosen = _best(scores, k)
-                return [(ids[s], float(scores[i])) for i, s in zip(chosen, slots[chosen])]  # type: ignore[misc]
+                return [(ids[s], v) for s, v in zip(slots[chosen].tolist(), scores[chosen].tolist())]  # type: ignore[misc]
             accept = allowed if callable(allowed) else allowed.__contains__
             out: list[tuple[str, float]] = []
             for i in _best(scores, len(scores)):
