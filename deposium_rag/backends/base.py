@@ -89,6 +89,10 @@ class PartitionBackend(Protocol):
         """``(language, record)`` in the order asked; unknown ids skipped."""
         ...
 
+    def ids(self, language: str, filter: FilterSpec = None) -> list[str]:
+        """Ids of that language's documents matching ``filter`` (all of them for ``None``)."""
+        ...
+
     def dense(
         self, language: str, vector: np.ndarray, k: int, filter: FilterSpec = None
     ) -> list[tuple[str, float]]:
@@ -99,7 +103,9 @@ class PartitionBackend(Protocol):
         """Cosine of ``vector`` with each given id of that language (unknown ids left out)."""
         ...
 
-    def lexical(self, language: str, query: str, k: int, filter: FilterSpec = None) -> list[tuple[str, float]]:
+    def lexical(
+        self, language: str, query: str, k: int, filter: FilterSpec = None
+    ) -> list[tuple[str, float]]:
         """Top-``k`` ``(id, BM25)`` with BM25 > 0 of one language among documents matching ``filter``."""
         ...
 

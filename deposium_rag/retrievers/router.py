@@ -44,9 +44,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from deposium_rag import _atomic
 from deposium_rag._validation import check_text, check_texts
-from deposium_rag.errors import DimensionMismatchError, StoreFormatError
+from deposium_rag.backends.base import BackendConfig, Document, PartitionBackend
+from deposium_rag.backends.local import LocalBackend
+from deposium_rag.errors import DimensionMismatchError
 from deposium_rag.filters import FilterSpec, compile_filter
 from deposium_rag.language import (
     COMMON_LANGUAGES,
@@ -56,19 +57,13 @@ from deposium_rag.language import (
     get_detector,
     normalize_language,
 )
-from deposium_rag.lexical import LexicalIndex
-from deposium_rag.store import FaissStore, Hit, IndexKind, Record, json_metadata
+from deposium_rag.store import FaissStore, Hit, IndexKind, Record, _unit_rows, json_metadata
 
 __all__ = ["Encoder", "LanguageRouter", "Mode", "Route", "RoutedResult"]
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["convex", "minmax", "rrf"]
 _RRF_K = 60
-
-FORMAT = "deposium-rag/language-router"
-FORMAT_VERSION = 1
-_MANIFEST = "manifest.json"
-_PARTITIONS = "partitions"
 
 
 @runtime_checkable
@@ -104,7 +99,12 @@ class RoutedResult:
 
 
 class LanguageRouter:
-    """Partitions ``{language: FaissStore}`` behind one add / delete / search API."""
+    """Language partitions behind one add / delete / search API.
+
+    Where the partitions live is the ``backend``'s business: :class:`LocalBackend` (FAISS +
+    BM25 in this process, the default) or ``MilvusBackend``. Routing, fusion, scores and
+    validation are computed here, the same for every backend.
+    """
 
     def __init__(
         self,
@@ -122,6 +122,7 @@ class LanguageRouter:
         fusion: Fusion = "convex",
         weight: float = 0.9,
         lexical: bool = True,
+        backend: PartitionBackend | None = None,
     ) -> None:
         if not isinstance(encoder, Encoder):
             raise TypeError("encoder must provide encode(texts), dim, model_name and fingerprint")
@@ -136,17 +137,18 @@ class LanguageRouter:
         self.max_languages = max_languages
         self.language_key = language_key
         self.detect_chars = detect_chars
-        self.index_kind: IndexKind = index
+        self.index_kind: IndexKind = getattr(backend, "index_kind", index)
         # Ingest detection chooses among these (None: every language the detector knows).
         self.allowed = sorted({normalize_language(x) for x in languages}) if languages is not None else None
         self.lexical = bool(lexical)  # False: dense only, no BM25 kept (cheaper ingest)
         if not self.lexical and mode != "dense":
             mode = "dense"
         self.mode, self.fusion, self.weight = self._check_mode(mode, fusion, weight)
-        self._partitions: dict[str, FaissStore] = {}
-        self._lexical: dict[str, LexicalIndex] = {}
-        self._language_of: dict[str, str] = {}
-        self._lock = threading.RLock()
+        self.backend: PartitionBackend = backend if backend is not None else LocalBackend(index=index)
+        self._stored_options = self.backend.open(
+            BackendConfig(encoder.dim, encoder.model_name, encoder.fingerprint, self.lexical, self._options())
+        )
+        self._lock = threading.RLock()  # one writer at a time: an upsert is detect + embed + store
 
     @staticmethod
     def _check_mode(mode: str, fusion: str, weight: float) -> tuple[Mode, Fusion, float]:
@@ -170,21 +172,28 @@ class LanguageRouter:
     # -- introspection ----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Documents per language partition."""
-        with self._lock:
-            return {lang: len(st) for lang, st in sorted(self._partitions.items()) if len(st)}
+        return self.backend.counts()
 
     @property
     def languages(self) -> list[str]:
         return list(self.counts())
 
     def __len__(self) -> int:
-        return len(self._language_of)
+        return sum(self.counts().values())
 
     def partition(self, language: str) -> FaissStore | None:
-        return self._partitions.get(normalize_language(language))
+        """The dense store of one language (local backend only; ``None`` elsewhere)."""
+        get = getattr(self.backend, "partition", None)
+        return get(normalize_language(language)) if get is not None else None
 
     def language_of(self, doc_id: str) -> str | None:
-        return self._language_of.get(doc_id)
+        return self.backend.language_of([doc_id]).get(doc_id)
+
+    def ids(self, filter: FilterSpec = None, *, language: str | None = None) -> list[str]:
+        """Ids of stored documents matching ``filter`` (of one language if given)."""
+        compile_filter(filter)
+        langs = [normalize_language(language)] if language is not None else list(self.counts())
+        return [d for lang in langs for d in self.backend.ids(lang, filter)]
 
     # -- ingest -----------------------------------------------------------------------------------
     def detect_languages(self, texts: Sequence[str]) -> list[str]:
@@ -244,70 +253,28 @@ class LanguageRouter:
             raise DimensionMismatchError(
                 f"encoder returned shape {vectors.shape}, expected ({n}, {self.encoder.dim})"
             )
-        groups: dict[str, list[int]] = {}
-        for i, lang in enumerate(langs):
-            groups.setdefault(lang or UND, []).append(i)
+        unit = _unit_rows(vectors, self.encoder.dim, "vectors", self.encoder.model_name)
+        docs = [Document(doc_ids[i], items[i], metas[i], langs[i] or UND, unit[i]) for i in range(n)]
         with self._lock:
-            moved = [d for d, lang in zip(doc_ids, langs) if self._language_of.get(d, lang) != lang]
-            for d in moved:
-                self._partitions[self._language_of[d]].delete([d])
-                if self.lexical:
-                    self._lexical[self._language_of[d]].delete([d])
-            for lang, rows in groups.items():
-                store = self._partitions.get(lang)
-                if store is None:
-                    store = self._partitions[lang] = self._new_store()
-                    if self.lexical:
-                        self._lexical[lang] = LexicalIndex(lang)
-                if self.lexical:
-                    self._lexical[lang].add([doc_ids[i] for i in rows], [items[i] for i in rows])
-                store.add(
-                    vectors[rows],
-                    [items[i] for i in rows],
-                    [metas[i] for i in rows],
-                    [doc_ids[i] for i in rows],
-                )
-                for i in rows:
-                    self._language_of[doc_ids[i]] = lang
+            self.backend.upsert(docs)
         return doc_ids
-
-    def _new_store(self) -> FaissStore:
-        return FaissStore(
-            self.encoder.dim,
-            index=self.index_kind,
-            model_name=self.encoder.model_name,
-            model_fingerprint=self.encoder.fingerprint,
-        )
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id from whichever partition holds it; unknown ids are ignored."""
         if isinstance(ids, str):
             raise TypeError("ids must be a list of str, got a single str; wrap it in a list")
-        removed = 0
         with self._lock:
-            for d in list(ids):
-                lang = self._language_of.pop(d, None) if isinstance(d, str) else None
-                if lang is not None:
-                    removed += self._partitions[lang].delete([d])
-                    if self.lexical:
-                        self._lexical[lang].delete([d])
-        return removed
+            return self.backend.delete([d for d in ids if isinstance(d, str)])
 
     def get(self, ids: Iterable[str]) -> list[Record]:
         """Records in the order asked; unknown ids are skipped."""
-        with self._lock:
-            out: list[Record] = []
-            for d in ids:
-                lang = self._language_of.get(d) if isinstance(d, str) else None
-                if lang is not None:
-                    out.extend(self._partitions[lang].get([d]))
-            return out
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of str, got a single str; wrap it in a list")
+        return [r for _, r in self.backend.get([d for d in ids if isinstance(d, str)])]
 
     def clear(self) -> None:
         with self._lock:
-            self._partitions.clear()
-            self._lexical.clear()
-            self._language_of.clear()
+            self.backend.clear()
 
     # -- query ------------------------------------------------------------------------------------
     def route(self, query: str, language: str | None = None) -> Route:
@@ -316,7 +283,7 @@ class LanguageRouter:
         present = [lang for lang in self.counts() if lang != UND]
         if language is not None:
             lang = normalize_language(language)
-            if lang in present or (lang == UND and UND in self._partitions):
+            if lang in present or (lang == UND and UND in self.counts()):
                 return self._with_und(Route((lang,), "forced"))
             return self._fallback(f"no partition for forced language {lang!r}")
         if not present:
@@ -336,7 +303,7 @@ class LanguageRouter:
         return self._with_und(Route(tuple(chosen), "uncertain: merged by score", candidates))
 
     def _with_und(self, route: Route) -> Route:
-        if UND in self._partitions and UND not in route.languages and len(self._partitions[UND]):
+        if UND not in route.languages and self.counts().get(UND):
             return Route((*route.languages, UND), route.reason, route.candidates)
         return route
 
@@ -345,7 +312,7 @@ class LanguageRouter:
             return Route((), f"{why}; fallback none", candidates)
         if self.fallback == "all":
             return Route(tuple(self.counts()), f"{why}; fallback all", candidates)
-        langs = (self.fallback,) if self.fallback in self._partitions else ()
+        langs = (self.fallback,) if self.fallback in self.counts() else ()
         return self._with_und(Route(langs, f"{why}; fallback {self.fallback}", candidates))
 
     def search(
@@ -377,19 +344,22 @@ class LanguageRouter:
         vector = None if mode == "lexical" else self.encoder.encode([query])[0]
         merged: list[tuple[float, str, Hit]] = []
         share = _language_share(route) if mode != "dense" else {}
-        with self._lock:
-            for lang in route.languages:
-                if mode == "dense":
-                    hits = self._partitions[lang].search(vector, k, filter)
-                else:
-                    hits = self._scored(lang, query, vector, k, filter, mode, fusion, weight)
-                    factor = share.get(lang, 1.0)
-                    if factor < 1.0:
-                        hits = [Hit(h.id, h.text, h.metadata, 2.0 * h.relevance * factor - 1.0) for h in hits]
-                merged.extend((h.score, lang, h) for h in hits)
+        if vector is not None:
+            vector = _unit_rows(vector, self.encoder.dim, "query vector", self.encoder.model_name)[0]
+        for lang in route.languages:
+            if mode == "dense":
+                scored = [(d, max(-1.0, min(1.0, c))) for d, c in self.backend.dense(lang, vector, k, filter)]
+            else:
+                factor = min(1.0, share.get(lang, 1.0))
+                relevance = self._scored(lang, query, vector, k, filter, mode, fusion, weight)
+                scored = [(d, 2.0 * min(1.0, max(0.0, r)) * factor - 1.0) for d, r in relevance]
+            merged.extend((score, lang, doc_id) for doc_id, score in scored)
         merged.sort(key=lambda t: -t[0])
         top = merged[:k]
-        return RoutedResult([h for _, _, h in top], route, [lang for _, lang, _ in top])
+        records = {r.id: r for _, r in self.backend.get([d for _, _, d in top])}
+        top = [t for t in top if t[2] in records]  # deleted by another thread meanwhile
+        hits = [Hit(d, records[d].text, records[d].metadata, score) for score, _, d in top]
+        return RoutedResult(hits, route, [lang for _, lang, _ in top])
 
     def _scored(
         self,
@@ -401,34 +371,31 @@ class LanguageRouter:
         mode: Mode,
         fusion: Fusion,
         weight: float,
-    ) -> list[Hit]:
-        """Lexical or hybrid top-k of one partition; filters apply before ranking."""
-        store, lexical = self._partitions[lang], self._lexical[lang]
-        order, bm25, pos = lexical.scored(query)
-        if filter is not None:
-            keep = np.zeros(len(order), dtype=bool)
-            keep[[pos[d] for d in store.matching_ids(filter) if d in pos]] = True
-            bm25 = np.where(keep, bm25, 0.0).astype(np.float32)
+    ) -> list[tuple[str, float]]:
+        """Lexical or hybrid top-k ``(id, relevance in [0, 1])`` of one partition.
+
+        Filters apply before ranking, inside the backend.
+        """
         pool = max(10 * k, 50)
-        lex_top = [order[i] for i in np.argsort(-bm25, kind="stable")[:pool] if bm25[i] > 0]
+        lex_top = self.backend.lexical(lang, query, pool, filter)
         if mode == "lexical":
             if not lex_top:
                 return []
-            best = float(bm25.max())
-            picked = lex_top[:k]
-            rel = {d: float(bm25[pos[d]]) / best for d in picked}
-            return self._hits(store, picked, rel)
+            best = lex_top[0][1]
+            return [(d, s / best) for d, s in lex_top[:k]]
         assert vector is not None
-        dense = dict(store.scores(vector, pool, filter))
-        missing = [d for d in lex_top if d not in dense]
+        dense = dict(self.backend.dense(lang, vector, pool, filter))
+        missing = [d for d, _ in lex_top if d not in dense]
         if missing:
-            unit = vector / (float(np.linalg.norm(vector)) or 1.0)
-            for doc_id, vec in store.vectors(missing).items():
-                dense[doc_id] = float(vec @ unit)
+            dense.update(self.backend.dense_scores(lang, vector, missing))
         pool_ids = list(dense)
         if not pool_ids:
             return []
-        lex = np.array([bm25[pos[d]] if d in pos else 0.0 for d in pool_ids], dtype=np.float64)
+        bm25 = dict(lex_top)
+        unscored = [d for d in pool_ids if d not in bm25]
+        if unscored:
+            bm25.update(self.backend.lexical_scores(lang, query, unscored))
+        lex = np.array([bm25.get(d, 0.0) for d in pool_ids], dtype=np.float64)
         den = np.array([dense[d] for d in pool_ids], dtype=np.float64)
         if fusion == "rrf":
             fused = _rrf(den) + _rrf(lex, positive_only=True)
@@ -438,43 +405,12 @@ class LanguageRouter:
         else:
             fused = weight * _minmax(lex) + (1.0 - weight) * (1.0 + den) / 2.0
         top = np.argsort(-fused, kind="stable")[:k]
-        picked = [pool_ids[i] for i in top]
-        return self._hits(store, picked, {pool_ids[i]: float(fused[i]) for i in top})
-
-    @staticmethod
-    def _hits(store: FaissStore, ids: list[str], relevance: dict[str, float]) -> list[Hit]:
-        return [
-            Hit(r.id, r.text, r.metadata, 2.0 * min(1.0, max(0.0, relevance[r.id])) - 1.0)
-            for r in store.get(ids)
-        ]
+        return [(pool_ids[i], float(fused[i])) for i in top]
 
     # -- persistence ------------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """All partitions in one folder with one manifest, swapped in atomically."""
-
-        def fill(tmp: Path) -> None:
-            with self._lock:
-                partitions = {}
-                for lang, store in sorted(self._partitions.items()):
-                    if not len(store):
-                        continue
-                    sub = tmp / _PARTITIONS / lang
-                    store.write(sub)
-                    partitions[lang] = {
-                        "count": len(store),
-                        "manifest_sha256": _atomic.sha256_file(sub / "manifest.json"),
-                    }
-                _atomic.write_json(tmp / _MANIFEST, self._manifest(partitions))
-
-        return _atomic.write_folder_atomically(folder, fill)
-
-    def _manifest(self, partitions: dict[str, Any]) -> dict[str, Any]:
+    def _options(self) -> dict[str, Any]:
+        """Router settings kept with the data, so a load behaves as the saved router did."""
         return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model_name": self.encoder.model_name,
-            "model_fingerprint": self.encoder.fingerprint,
-            "dim": self.encoder.dim,
             "detector": self.detector.name,
             "fallback": self.fallback,
             "confidence": self.confidence,
@@ -487,60 +423,46 @@ class LanguageRouter:
             "fusion": self.fusion,
             "weight": self.weight,
             "lexical": self.lexical,
-            "count": sum(p["count"] for p in partitions.values()),
-            "partitions": partitions,
         }
+
+    def save(self, folder: str | Path) -> Path:
+        """All partitions in one folder with one manifest, swapped in atomically (local backend)."""
+        save = getattr(self.backend, "save", None)
+        if save is None:
+            raise TypeError(
+                f"the {self.backend.name} backend keeps its data itself: there is nothing to save to a folder"
+            )
+        with self._lock:
+            return save(folder, self._options())
 
     @classmethod
     def load(
-        cls, folder: str | Path, encoder: Encoder, *, detector: str | LanguageDetector | None = None
+        cls,
+        folder: str | Path | PartitionBackend,
+        encoder: Encoder,
+        *,
+        detector: str | LanguageDetector | None = None,
     ) -> LanguageRouter:
-        """Load a saved router; refuses a folder built with another model or dimension."""
-        path, manifest = _atomic.read_manifest(folder, FORMAT, FORMAT_VERSION, "language router")
-        _atomic.check_model(manifest, path, encoder.dim, encoder.fingerprint, encoder.model_name)
-        router = cls(
-            encoder,
-            detector=detector or manifest.get("detector"),
-            fallback=manifest.get("fallback", "all"),
-            confidence=manifest.get("confidence", 0.5),
-            max_languages=manifest.get("max_languages", 3),
-            language_key=manifest.get("language_key", "language"),
-            detect_chars=manifest.get("detect_chars", 120),
-            index=manifest.get("index", "flat"),
-            languages=manifest.get("languages"),
-            mode=manifest.get("mode", "hybrid"),
-            fusion=manifest.get("fusion", "convex"),
-            weight=manifest.get("weight", 0.9),
-            lexical=manifest.get("lexical", True),
-        )
-        for lang, info in (manifest.get("partitions") or {}).items():
-            sub = path / _PARTITIONS / lang
-            if not (sub / "manifest.json").is_file():
-                raise StoreFormatError(f"partition {lang!r} is missing from {path}")
-            if _atomic.sha256_file(sub / "manifest.json") != info.get("manifest_sha256"):
-                raise StoreFormatError(f"partition {lang!r} in {path} does not match the router manifest")
-            store = FaissStore.load(
-                sub,
-                expected_dim=encoder.dim,
-                expected_fingerprint=encoder.fingerprint,
-                expected_model=encoder.model_name,
-            )
-            if len(store) != info.get("count"):
-                raise StoreFormatError(
-                    f"partition {lang!r} in {path} holds {len(store)} documents, "
-                    f"manifest says {info.get('count')}"
-                )
-            router._partitions[lang] = store
-            # The lexical index is derived data: rebuilt from the stored texts, so it always agrees.
-            if router.lexical:
-                records = store.records()
-                router._lexical[lang] = LexicalIndex(lang)
-                router._lexical[lang].add([r.id for r in records], [r.text for r in records])
-            for d in store.ids():
-                if d in router._language_of:
-                    raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
-                router._language_of[d] = lang
-        return router
+        """Open saved data: a folder saved by :meth:`save`, or a backend that holds data already.
+
+        Refuses data built with another model or dimension, naming both.
+        """
+        if not isinstance(encoder, Encoder):
+            raise TypeError("encoder must provide encode(texts), dim, model_name and fingerprint")
+        config = BackendConfig(encoder.dim, encoder.model_name, encoder.fingerprint)
+        if isinstance(folder, (str, Path)):
+            backend: PartitionBackend
+            backend, options = LocalBackend.load(folder, config)
+        else:
+            backend, options = folder, folder.open(config) or {}
+        known = {
+            "detector", "fallback", "confidence", "max_languages", "language_key", "detect_chars",
+            "languages", "mode", "fusion", "weight", "lexical",
+        }  # fmt: skip
+        kwargs = {key: value for key, value in options.items() if key in known}
+        if detector is not None:
+            kwargs["detector"] = detector
+        return cls(encoder, backend=backend, **kwargs)
 
 
 def _language_share(route: Route) -> dict[str, float]:
