@@ -426,10 +426,12 @@ class MilvusBackend:
             client.create_collection,
             self.collection,
             schema=schema,
-            index_params=params,
             consistency_level="Strong",  # searches see this client's writes
             properties={_MANIFEST_KEY: json.dumps(self._manifest(config))},
         )
+        # sync=False: pymilvus otherwise polls the index state in 0.5 s sleeps (1 s per collection);
+        # a cluster builds the index in the background and load_collection waits for what it needs.
+        self._call("create_index", client.create_index, self.collection, params, sync=False)
         self._call("load_collection", client.load_collection, self.collection)
 
     def _refresh_counts(self) -> None:
@@ -489,6 +491,20 @@ class MilvusBackend:
     def get(self, ids: Sequence[str]) -> list[tuple[str, Record]]:
         rows = self._rows(ids, ["language", "text", "dense", "metadata"])
         return [(rows[d]["language"], _record(rows[d])) for d in ids if isinstance(d, str) and d in rows]
+
+    def ids(self, language: str, filter: FilterSpec = None) -> list[str]:
+        """Ids of that language's documents matching ``filter`` (checked exactly, see module doc)."""
+        expr, exact = filter_expression(filter)
+        base = f"language == {_lit(language)}"
+        full = base if expr is None else f"{base} and ({expr})"
+        if exact:
+            return [row["id"] for row in self._iterate(full, ["id"])]
+        pred = compile_filter(filter)
+        return [
+            row["id"]
+            for row in self._iterate(full, ["id", "text", "metadata"])
+            if _passes(pred, row["id"], row)
+        ]
 
     # -- writes --------------------------------------------------------------------------------------
     def _row(self, doc: Document, dim: int, lexical: bool) -> dict[str, Any]:
