@@ -410,5 +410,26 @@ def test_importing_the_core_imports_no_milvus() -> None:
     import subprocess
     import sys
 
-    code = "import sys, deposium_rag, deposium_rag.backends; assert 'pymilvus' not in sys.modules, 'pymilvus'"
+    code = (
+        "import sys, deposium_rag, deposium_rag.backends; assert not {'pymilvus', 'ray'} & set(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_pymilvus_names_the_extra() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pymilvus'] = None\n"
+        "from deposium_rag.backends import MilvusBackend\n"
+        "from deposium_rag.errors import MissingExtraError\n"
+        "from deposium_rag.backends.base import BackendConfig\n"
+        "try:\n"
+        "    MilvusBackend('/tmp/never.db').open(BackendConfig(8, 'm', None))\n"
+        "except MissingExtraError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'pip install "deposium-rag[milvus]"' in out.stdout
