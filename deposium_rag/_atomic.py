@@ -104,7 +104,7 @@ def check_files(folder: Path, files: dict[str, str]) -> None:
 
 
 def read_manifest(
-    folder: str | os.PathLike[str], fmt: str, version: int, what: str
+    folder: str | os.PathLike[str], fmt: str, version: int | tuple[int, ...], what: str
 ) -> tuple[Path, dict[str, Any]]:
     """Open a saved folder's manifest: recover an interrupted save, check format and version."""
     path = Path(folder).expanduser()
@@ -114,10 +114,11 @@ def read_manifest(
     manifest = read_json(path / "manifest.json", f"{what} manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         raise StoreFormatError(f"{path} is not a deposium-rag {what} (manifest format)")
-    if manifest.get("format_version") != version:
+    versions = (version,) if isinstance(version, int) else version
+    if manifest.get("format_version") not in versions:
         raise StoreFormatError(
             f"{path} has {what} format version {manifest.get('format_version')!r}; "
-            f"this deposium-rag reads version {version}"
+            f"this deposium-rag reads version {' and '.join(map(str, versions))}"
         )
     return path, manifest
 

@@ -18,15 +18,18 @@ import pytest
 from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
 from deposium_rag.store import FaissStore, relevance
 
-KINDS = ["flat", "hnsw"]
+KINDS = ["flat", "auto", "hnsw"]
 
 
 def vecs(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
 
 
-def filled(kind: str = "flat", n: int = 200, dim: int = 16) -> tuple[FaissStore, np.ndarray]:
-    store = FaissStore(index=kind)
+def filled(
+    kind: str = "flat", n: int = 200, dim: int = 16, vectors: str = "float32"
+) -> tuple[FaissStore, np.ndarray]:
+    # "auto" switches to its approximate index at 1,024 documents here, so tests cover both sides
+    store = FaissStore(index=kind, vectors=vectors, exact_below=1024 if kind == "auto" else 4096)
     v = vecs(n, dim)
     store.add(
         v,
@@ -193,13 +196,11 @@ def test_save_load_roundtrip(tmp_path: Path, kind: str) -> None:
     for q in v[:20]:
         assert store.search(q, 5, {"g": {"$lt": 5}}) == loaded.search(q, 5, {"g": {"$lt": 5}})
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["count"] == 299
+    assert manifest["format_version"] == 2 and manifest["count"] == 299
     assert manifest["metric"] == "inner_product" and manifest["dim"] == 16
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
-        "docstore.json",
-        "index.faiss",
-        "manifest.json",
-    ]
+    names = {"ids.json", "manifest.json", "vectors.npy", "texts.npy", "texts_ends.npy"}
+    names |= {"metas.npy", "metas_ends.npy"} | ({"ann.faiss"} if kind == "hnsw" else set())
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(names)
 
 
 def test_load_never_unpickles(tmp_path: Path, monkeypatch) -> None:
@@ -228,9 +229,9 @@ def test_load_refuses_other_model_or_dim(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda d: (d / "index.faiss").write_bytes((d / "index.faiss").read_bytes()[:100]), "checksum"),
-        (lambda d: (d / "docstore.json").write_text('{"ids": ["x"]'), "checksum"),
-        (lambda d: (d / "docstore.json").unlink(), "missing"),
+        (lambda d: (d / "vectors.npy").write_bytes((d / "vectors.npy").read_bytes()[:100]), "checksum"),
+        (lambda d: (d / "ids.json").write_text('{"ids": ["x"]'), "checksum"),
+        (lambda d: (d / "texts.npy").unlink(), "missing"),
         (lambda d: (d / "manifest.json").unlink(), "manifest is missing"),
         (lambda d: (d / "manifest.json").write_text("{not json"), "not valid JSON"),
         (lambda d: (d / "manifest.json").write_text('{"format": "other"}'), "not a deposium-rag"),
@@ -249,11 +250,11 @@ def test_tampered_docstore_with_matching_checksum_is_still_checked(tmp_path: Pat
 
     store, _ = filled(n=10)
     folder = store.save(tmp_path / "s")
-    (folder / "docstore.json").write_text(json.dumps({"ids": ["a"], "texts": ["a"], "metadatas": [{}]}))
+    (folder / "ids.json").write_text(json.dumps({"ids": ["a"], "deleted": []}))
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["docstore.json"] = sha256_file(folder / "docstore.json")
+    manifest["files"]["ids.json"] = sha256_file(folder / "ids.json")
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(StoreFormatError, match="does not hold 10"):
+    with pytest.raises(StoreFormatError, match="does not hold 1 aligned"):
         FaissStore.load(folder)
 
 
@@ -390,3 +391,37 @@ def test_flat_search_with_tombstones_and_broad_filter_is_exact() -> None:
     live = [i for i in range(1000) if i % 7 and i % 2 == 0]
     want = [f"id{i}" for i in sorted(live, key=lambda i: -scores[i])[:10]]
     assert [h.id for h in store.search(q, 10, lambda md: md["i"] % 2 == 0)] == want
+
+
+def test_one_thread_is_per_calling_thread_and_restored() -> None:
+    """Single queries run on one OpenMP thread without touching other threads' setting."""
+    import faiss
+
+    from deposium_rag.store import one_thread
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        inside: list[int] = []
+        entered, release = threading.Event(), threading.Event()
+
+        def worker() -> None:
+            faiss.omp_set_num_threads(2)
+            with one_thread():
+                inside.append(faiss.omp_get_max_threads())
+                entered.set()
+                release.wait(5)
+            inside.append(faiss.omp_get_max_threads())
+
+        t = threading.Thread(target=worker)
+        t.start()
+        assert entered.wait(5)
+        assert faiss.omp_get_max_threads() == 2  # this thread's batch work keeps its team
+        release.set()
+        t.join()
+        assert inside == [1, 2]
+        store, v = filled("flat")
+        store.search(v[0], 3)
+        assert faiss.omp_get_max_threads() == 2  # a search restores the caller's setting
+    finally:
+        faiss.omp_set_num_threads(before)

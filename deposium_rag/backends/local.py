@@ -18,7 +18,7 @@ from deposium_rag import _atomic
 from deposium_rag.backends.base import BackendConfig, Document
 from deposium_rag.errors import StoreFormatError
 from deposium_rag.filters import FilterSpec
-from deposium_rag.lexical import LexicalIndex
+from deposium_rag.lexical import LexicalIndex, analyzer_for
 from deposium_rag.store import FaissStore, IndexKind, Record
 
 __all__ = ["LocalBackend"]
@@ -84,6 +84,12 @@ class LocalBackend:
         groups: dict[str, list[Document]] = {}
         for doc in docs:
             groups.setdefault(doc.language, []).append(doc)
+        # Text analysis is the slow part of a BM25 write: done before taking the lock.
+        tokens = (
+            {lang: [analyzer_for(lang).tokens(d.text) for d in group] for lang, group in groups.items()}
+            if conf.lexical
+            else {}
+        )
         with self._lock:
             moved = [d.id for d in docs if self._language_of.get(d.id, d.language) != d.language]
             for doc_id in moved:
@@ -97,7 +103,7 @@ class LocalBackend:
                 ids = [d.id for d in group]
                 texts = [d.text for d in group]
                 if conf.lexical:
-                    self._lexical[lang].add(ids, texts)
+                    self._lexical[lang].add_tokens(ids, tokens[lang])
                 store.add(np.stack([d.vector for d in group]), texts, [d.metadata for d in group], ids)
                 for doc_id in ids:
                     self._language_of[doc_id] = lang
@@ -158,36 +164,25 @@ class LocalBackend:
         unit = vector / (float(np.linalg.norm(vector)) or 1.0)
         return {d: float(v @ unit) for d, v in store.vectors(ids).items()}
 
-    def _bm25(self, language: str, query: str) -> tuple[list[str], np.ndarray, dict[str, int]] | None:
-        lexical = self._lexical.get(language)
-        if lexical is None:
-            if self._conf().lexical:
-                return None
+    def _bm25(self, language: str) -> LexicalIndex | None:
+        with self._lock:
+            lexical = self._lexical.get(language)
+        if lexical is None and not self._conf().lexical:
             raise ValueError("this router was built with lexical=False: it keeps no BM25 index")
-        return lexical.scored(query)
+        return lexical
 
     def lexical(
         self, language: str, query: str, k: int, filter: FilterSpec = None
     ) -> list[tuple[str, float]]:
-        with self._lock:
-            scored = self._bm25(language, query)
-            if scored is None or k <= 0:
-                return []
-            order, bm25, pos = scored
-            if filter is not None:
-                keep = np.zeros(len(order), dtype=bool)
-                keep[[pos[d] for d in self._partitions[language].matching_ids(filter) if d in pos]] = True
-                bm25 = np.where(keep, bm25, 0.0).astype(np.float32)
-            top = np.argsort(-bm25, kind="stable")[:k]
-            return [(order[i], float(bm25[i])) for i in top if bm25[i] > 0]
+        lexical = self._bm25(language)
+        if lexical is None or k <= 0:
+            return []
+        allowed = None if filter is None else set(self.ids(language, filter))
+        return lexical.top(query, k, allowed)
 
     def lexical_scores(self, language: str, query: str, ids: Sequence[str]) -> dict[str, float]:
-        with self._lock:
-            scored = self._bm25(language, query) if ids else None
-            if scored is None:
-                return {}
-            _, bm25, pos = scored
-            return {d: float(bm25[pos[d]]) for d in ids if d in pos}
+        lexical = self._bm25(language) if ids else None
+        return {} if lexical is None else lexical.scores_for(query, ids)
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, folder: str | Path, options: dict[str, Any]) -> Path:
