@@ -198,3 +198,22 @@ def test_the_cache_is_ignored_once_the_store_changed(docs: Path, tmp_path: Path,
     (store / CACHE_FILE).write_text("{not json")
     code, out, _ = run(capsys, "index", str(docs), "--store", str(store))
     assert code == 0 and "nothing to embed: 4 unchanged file(s)" in out
+
+
+def test_the_shortcut_survives_indexing_another_folder(
+    docs: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, other = tmp_path / "store", tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("Sourdough needs time and a warm kitchen.")
+    assert run(capsys, "index", str(docs), "--store", str(store))[0] == 0
+    assert run(capsys, "index", str(other), "--store", str(store))[0] == 0  # saves: new manifest
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the shortcut should not load the model")
+
+    monkeypatch.setattr(cli, "load_embedder", refuse)
+    for folder, n in ((docs, 4), (other, 1)):
+        code, out, err = run(capsys, "index", str(folder), "--store", str(store))
+        assert code == 0, err
+        assert f"nothing to embed: {n} unchanged file(s)" in out and "  total          5       5" in out

@@ -68,8 +68,8 @@ def write_cache(
         return
     files: dict[str, dict[str, Any]] = {}
     for source, entry in ((previous or {}).get("files") or {}).items():
-        if source in chunks_per_source:
-            files[source] = entry
+        if source in chunks_per_source and isinstance(entry, dict):
+            files[source] = {**entry, "chunks": chunks_per_source[source]}
     for source, state in plan.files.items():
         entry = {k: v for k, v in state.items() if v is not None}
         entry["chunks"] = chunks_per_source.get(source, 0)
