@@ -161,9 +161,26 @@ def to_core_filter(filters: MetadataFilters | None) -> dict[str, Any] | None:
 
 
 def _json_node(node: BaseNode, position: int) -> BaseNode:
-    """The node with its metadata converted by the core rules (dates, numpy numbers, sets)."""
-    converted = to_json_metadata(node.metadata, position, path=f"nodes[{position}].metadata")
-    return node.model_copy(update={"metadata": converted})
+    """The node with its metadata converted by the core rules (dates, numpy numbers, sets),
+    including the copies of its source's metadata that its relationships carry."""
+    where = f"nodes[{position}]"
+    converted = to_json_metadata(node.metadata, position, path=f"{where}.metadata")
+    relationships: dict[Any, Any] = {}
+    for rel, info in node.relationships.items():
+        infos = info if isinstance(info, list) else [info]
+        name = rel.name if isinstance(rel, NodeRelationship) else str(rel)
+        fixed = [
+            i.model_copy(
+                update={
+                    "metadata": to_json_metadata(
+                        i.metadata, position, path=f"{where}.relationships[{name}].metadata"
+                    )
+                }
+            )
+            for i in infos
+        ]
+        relationships[rel] = fixed if isinstance(info, list) else fixed[0]
+    return node.model_copy(update={"metadata": converted, "relationships": relationships})
 
 
 def _persist_folder(persist_path: str | os.PathLike[str]) -> Path:
