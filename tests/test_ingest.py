@@ -217,3 +217,16 @@ def test_the_shortcut_survives_indexing_another_folder(
         code, out, err = run(capsys, "index", str(folder), "--store", str(store))
         assert code == 0, err
         assert f"nothing to embed: {n} unchanged file(s)" in out and "  total          5       5" in out
+
+
+def test_read_chunks_skips_json_without_text_and_raises_on_unreadable(tmp_path: Path) -> None:
+    from deposium_rag.ingest import UnreadableFileError
+
+    (tmp_path / "package.json").write_text('{"name": "not a document"}')
+    assert read_chunks(tmp_path / "package.json") == []
+    with pytest.raises(UnreadableFileError, match="no record"):
+        read_chunks(tmp_path / "package.json", explicit=True)
+    (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
+    with pytest.raises(UnreadableFileError, match="not UTF-8") as info:
+        read_chunks(tmp_path / "latin1.txt")
+    assert info.value.path == str(tmp_path / "latin1.txt")

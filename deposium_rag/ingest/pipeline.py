@@ -69,11 +69,13 @@ def make_chunks(
 
 
 def read_chunks(
-    path: Path | str, size: int = 1000, overlap: int = 100, *, explicit: bool = True
+    path: Path | str, size: int = 1000, overlap: int = 100, *, explicit: bool = False
 ) -> list[Chunk]:
     """The chunks of one file (a plain per-file step, e.g. for Ray's ``flat_map``).
 
-    Raises :class:`~deposium_rag.ingest.files.UnreadableFileError` when it is not readable text.
+    As for a file found in a folder, a JSON file without ``"text"`` records gives ``[]``
+    (``explicit=True`` makes that an error). Raises
+    :class:`~deposium_rag.ingest.files.UnreadableFileError` when the file is not readable text.
     """
     path = Path(path).resolve()
     data = read_bytes(path)
