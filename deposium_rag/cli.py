@@ -332,6 +332,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         model, why = default_model()
     embedder = load_embedder(model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest) if manifest else new_router(embedder)
+    if args.languages:
+        router.allowed = _languages_option(args.languages, router.allowed)
     with _progress(len(found.files), "reading", "file", args.quiet) as bar:
         try:
             plan = plan_index(
@@ -353,8 +355,21 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise CliError(f"nothing to index: {plan.unreadable[0].reason}{more}")
         raise CliError(f"nothing to index: the {len(found.files)} file(s) found hold no text")
     _say(f"model: {embedder.model_name} (dim {embedder.dim}; {why})")
+    outside: dict[str, int] = {}
+
+    def added(n: int) -> None:
+        bar.update(n)
+        for lang, count in router.last_ingest_report.outside.items():
+            outside[lang] = outside.get(lang, 0) + count
+
     with _progress(len(plan.chunks), "embedding", "chunk", args.quiet) as bar:
-        counts = apply_plan(router, plan, prune=args.prune, on_chunks=bar.update)
+        counts = apply_plan(router, plan, prune=args.prune, on_chunks=added)
+    if outside:
+        langs = ", ".join(f"{lang}: {n}" for lang, n in sorted(outside.items(), key=lambda kv: -kv[1]))
+        _say(
+            f"note: {sum(outside.values())} chunk(s) look like languages outside the store's set "
+            f"({langs}) and were filed under 'und'; re-index with --languages +{','.join(sorted(outside))}"
+        )
     if plan.chunks or counts[2]:
         router.save(store)
     rows, per_source = store_table(router)
@@ -364,6 +379,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     for row in _language_table(rows):
         _say("  " + row)
     return EXIT_OK
+
+
+def _languages_option(value: str, current: list[str] | None) -> list[str]:
+    """``--languages en,fr`` (exactly these) or ``+eo,la`` (the store's set plus these)."""
+    from deposium_rag.language import COMMON_LANGUAGES, normalize_language
+
+    add = value.startswith("+")
+    codes = [c for c in value.lstrip("+").split(",") if c.strip()]
+    try:
+        chosen = {normalize_language(c) for c in codes}
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"--languages: {_one_line(exc)}") from None
+    if not chosen:
+        raise CliError("--languages: give ISO 639-1 codes separated by commas, e.g. en,fr or +eo")
+    return sorted(chosen | set(current or COMMON_LANGUAGES)) if add else sorted(chosen)
 
 
 def _route_text(result: RoutedResult) -> str:
@@ -415,10 +445,15 @@ def _result_json(result: RoutedResult, query: str, model: str, mode: str) -> dic
 
 
 def _search(
-    router: LanguageRouter, text: str, k: int, language: str | None, mode: str | None = None
+    router: LanguageRouter,
+    text: str,
+    k: int,
+    language: str | None,
+    mode: str | None = None,
+    min_relevance: float | None = None,
 ) -> RoutedResult:
     try:
-        return router.search(text, k, language=language, mode=mode)  # type: ignore[arg-type]
+        return router.search(text, k, language=language, mode=mode, min_relevance=min_relevance)  # type: ignore[arg-type]
     except ValueError as exc:  # a bad language code, or an empty query
         raise CliError(f"--language {language}: {_one_line(exc)}" if language else _one_line(exc)) from None
 
@@ -453,7 +488,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             _say(empty)
         return EXIT_OK
-    result = _search(router, args.text, args.k, args.language, mode)
+    min_rel = getattr(args, "min_relevance", None)
+    if min_rel is not None and not 0.0 <= min_rel <= 1.0:
+        raise CliError(f"--min-relevance must be in [0, 1], got {min_rel}")
+    result = _search(router, args.text, args.k, args.language, mode, min_rel)
     if args.json:
         payload = _result_json(result, args.text, embedder.model_name, mode)
         _say(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -461,7 +499,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     _say(f"route: {_route_text(result)}")
     _say(f"mode: {mode} ({_SCORES.get(mode, mode)})")
     if not result.hits:
-        _say("no results")
+        if min_rel is not None:
+            _say(f"nothing relevant found: no result has relevance >= {min_rel}")
+        else:
+            _say("no results")
     for rank, (hit, lang) in enumerate(zip(result.hits, result.languages), 1):
         source = _display_source(str(hit.metadata.get("source", "?")))
         if "record" in hit.metadata:
@@ -644,6 +685,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="stop at the first unreadable file (default: skip, list at end)"
     )
+    p.add_argument(
+        "--languages",
+        metavar="xx,yy",
+        help="languages chunks are detected among (stored with the store): 'en,fr' exactly these, "
+        "'+eo,la' the store's set plus these (default: 54 widely used languages)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = command("query", "search a store")
@@ -652,6 +699,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     p.add_argument("--language", metavar="xx", help="search this language's partition (ISO 639-1)")
     p.add_argument("--json", action="store_true", help="print JSON: route and results")
+    p.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="R",
+        help="drop results with relevance below R in [0, 1] and say so when nothing is left",
+    )
     p.add_argument(
         "--mode", choices=["dense", "lexical", "hybrid"], help="ranking (default: the store's, hybrid)"
     )
