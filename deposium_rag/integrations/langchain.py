@@ -29,7 +29,7 @@ import numpy as np
 from deposium_rag._validation import check_text, check_texts
 from deposium_rag.filters import RowFilter
 from deposium_rag.models import StaticEmbedder
-from deposium_rag.retrievers.router import LanguageRouter, RoutedResult
+from deposium_rag.retrievers.router import CONFIDENCE_KEY, LanguageRouter, RoutedResult
 from deposium_rag.store import FaissStore, Hit, IndexKind, relevance
 
 __all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbeddings"]
@@ -342,10 +342,12 @@ def add_to_router(
 
 
 def stored_metadata(metadata: Mapping[str, Any], language_key: str) -> dict[str, Any]:
-    """Metadata as the caller stored it: without the detected language and the marker."""
+    """Metadata as the caller stored it: without the detected language, its confidence and the
+    marker."""
     md = dict(metadata)
     if md.pop(DETECTED_KEY, False):
         md.pop(language_key, None)
+        md.pop(CONFIDENCE_KEY, None)
     return md
 
 
