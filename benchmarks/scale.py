@@ -87,10 +87,14 @@ def _ingest(ctx: Ctx, router: LanguageRouter, texts: list[str], ids: list[str]) 
 # -- measurements -----------------------------------------------------------------------------------
 def embed_only(ctx: Ctx) -> None:
     """Embedding alone: the floor any ingest pays."""
+    # Kept for exact recall and the peer; float16 past 300k documents (RAM on a shared machine):
+    # recall then re-ranks its top 50 with freshly embedded float32 vectors.
+    out = np.empty((ctx.n, ctx.embedder.dim), np.float16 if ctx.n > 300_000 else np.float32)
     start = time.perf_counter()
-    parts = [ctx.embedder.encode(ctx.texts[i : i + BATCH]) for i in range(0, ctx.n, BATCH)]
+    for i in range(0, ctx.n, BATCH):
+        out[i : i + BATCH] = ctx.embedder.encode(ctx.texts[i : i + BATCH])
     elapsed = time.perf_counter() - start
-    ctx.vectors = np.concatenate(parts).astype(np.float32, copy=False)
+    ctx.vectors = out
     ctx.results["embed_only_docs_per_s"] = ctx.n / elapsed
 
 
@@ -138,6 +142,8 @@ def cold_open(ctx: Ctx) -> None:
     folder = ctx.results.get("store_folder")
     if folder is None:
         raise RuntimeError("cold_open needs save_full_vs_incremental first")
+    ctx.router = None
+    gc.collect()
     first = ctx.queries[0][0]
     touch = [next(q for q, lang in ctx.queries if lang == x) for x in ctx.languages]
     cmd = [
@@ -300,8 +306,12 @@ def recall_vs_exact(ctx: Ctx) -> None:
         if not len(cand):
             continue
         qv = ctx.embedder.encode([q])[0]
-        scores = ctx.vectors[cand] @ qv
-        exact = {ctx.ids[i] for i in cand[np.argsort(-scores)[:10]]}
+        scores = ctx.vectors[cand].astype(np.float32) @ qv
+        best = cand[np.argsort(-scores)[:50]]
+        if ctx.vectors.dtype != np.float32:
+            again = ctx.embedder.encode([ctx.texts[i] for i in best]) @ qv
+            best = best[np.argsort(-again, kind="stable")]
+        exact = {ctx.ids[i] for i in best[:10]}
         got = {h.id for h in result.hits}
         recalls.append(len(exact & got) / max(1, min(10, len(cand))))
     ctx.results["recall_at_10_vs_exact"] = float(np.mean(recalls)) if recalls else float("nan")
@@ -310,6 +320,8 @@ def recall_vs_exact(ctx: Ctx) -> None:
 def faiss_peer(ctx: Ctx) -> None:
     """langchain-community FAISS (IndexFlatL2, its defaults) on the same vectors: build and query."""
     assert ctx.vectors is not None
+    ctx.router = None  # the peer is measured last: free the router's RAM first
+    gc.collect()
     import warnings
 
     with warnings.catch_warnings():
@@ -344,9 +356,9 @@ MEASUREMENTS: dict[str, Callable[[Ctx], None]] = {
     "ingest_hybrid": ingest_hybrid,
     "warm": warm_latency,
     "recall": recall_vs_exact,  # before anything is added beyond the corpus
-    "save": save_full_vs_incremental,
-    "cold": cold_open,
     "add_one": add_one_then_query,
+    "save": save_full_vs_incremental,
+    "cold": cold_open,  # releases the in-process router first (RAM at 1M)
     "peer": faiss_peer,
 }
 
@@ -441,9 +453,11 @@ def main() -> None:
                 if name in skip:
                     continue
                 t = time.perf_counter()
+                results[f"{variant} ({ctx.n:,})"] = ctx.results
                 fn(ctx)
                 print(f"[{variant}] {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
-            results[f"{variant} ({ctx.n:,})"] = ctx.results
+                if args.json:  # partial results survive an interrupted long run
+                    Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
             ctx.router = None
             ctx.vectors = None
             gc.collect()

@@ -283,9 +283,23 @@ def _ranges(lo: np.ndarray, cnt: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(lo - offsets, cnt)
 
 
-def _csr(terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray, vocab_size: int) -> _Run:
-    """A run from unsorted postings: a stable sort by term keeps each term's docs in input order."""
-    order = np.argsort(terms, kind="stable")
+def _stable_order(terms: np.ndarray, vocab_size: int, *, runs: bool) -> np.ndarray:
+    """Stable argsort of term ids. Sorted stretches (``runs``): timsort merges them in linear
+    time; otherwise LSD radix on 16-bit halves (numpy radix-sorts 16-bit keys), ~2x faster."""
+    if runs or len(terms) < 65_536:
+        return np.argsort(terms, kind="stable")
+    order = np.argsort((terms & 0xFFFF).astype(np.uint16), kind="stable")
+    if vocab_size <= 0x10000:
+        return order
+    high = (terms[order] >> 16).astype(np.uint16)
+    return order[np.argsort(high, kind="stable")]
+
+
+def _csr(
+    terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray, vocab_size: int, *, runs: bool = False
+) -> _Run:
+    """A run from postings in any order: a stable sort by term keeps each term's docs in input order."""
+    order = _stable_order(terms, vocab_size, runs=runs)
     indptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(np.bincount(terms, minlength=vocab_size), out=indptr[1:])
     return _Run(indptr, docs[order], tfs[order])
@@ -561,7 +575,7 @@ class LexicalIndex:
             terms, docs, tfs = terms[keep], docs[keep], tfs[keep]
             self._dead_in_runs = max(0, self._dead_in_runs - dropped)
         # Term-sorted inputs: the stable sort is a linear merge of already sorted stretches.
-        return _csr(terms, docs, tfs, len(self._vocab))
+        return _csr(terms, docs, tfs, len(self._vocab), runs=True)
 
     def _compact(self, *, renumber: bool) -> None:
         """All postings in one run; with ``renumber``, dead slots are dropped for good."""

@@ -293,6 +293,19 @@ def test_deltas_replay_to_the_same_index(tmp_path: Path, small_thresholds: None)
         ix.export_delta(deltas[-1].meta["version"])
 
 
+def test_postings_rebuilt_from_a_large_vocabulary() -> None:
+    """Past 65,536 postings and terms the rebuild sorts by 16-bit halves: same index."""
+    rng = np.random.default_rng(0)
+    ix = LexicalIndex("und")
+    ids = [f"d{i}" for i in range(3000)]
+    docs = [[f"t{x}" for x in rng.integers(0, 150_000, 60)] for _ in ids]
+    ix.add_tokens(ids, docs)
+    assert len(ix._vocab) > 65_536
+    slim = LexicalIndex.from_state(ix.export_state(postings=False))
+    queries = [" ".join(docs[i][:3]) for i in range(0, 3000, 97)]
+    _same(ix, slim, [*queries, "t70000 t149999", "t5 t5 t80000"])
+
+
 def test_damaged_state_is_a_store_format_error(tmp_path: Path) -> None:
     ix = LexicalIndex("en")
     ix.add(["a", "b"], ["cats run", "dogs bark"])
