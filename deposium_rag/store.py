@@ -700,6 +700,10 @@ class FaissStore:
             info = self.write_segment(folder, full=True)
             _atomic.write_json(folder / _MANIFEST, self._manifest(info["count"], info["files"]))
 
+    def has_changes(self) -> bool:
+        """True when rows were added or deleted since :meth:`mark_saved`."""
+        return self._saved != (self._epoch, len(self._ids)) or bool(self._killed)
+
     def needs_full_save(self) -> bool:
         """True when the next segment must hold everything (never saved, or slots renumbered)."""
         return self._saved is None or self._saved[0] != self._epoch
