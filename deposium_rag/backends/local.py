@@ -406,6 +406,7 @@ class LocalBackend:
                 self._lex_saved[lang] = lexical.version
             self._partitions[lang] = store
             del self._pending[lang]
+            self._pending_counts.pop(lang, None)
             return store
 
     @classmethod
