@@ -681,11 +681,17 @@ _SCORES = {
 
 
 _BIG_STORE = 20000  # documents from which `query` says it is loading
+_NEED_TEXT = (
+    "the following arguments are required: text "
+    "(or pipe queries on stdin, one per line, or pass --interactive)"
+)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
     """One query, or (``--interactive`` / no query given) one per stdin line, loading once."""
     many = args.interactive or args.text is None
+    if args.text is None and not args.interactive and _stdin_is_tty():
+        raise CliError(_NEED_TEXT)
     if not many and not args.text.strip():
         raise CliError("the query is empty: pass some text to search for")
     if args.k < 1:
@@ -710,7 +716,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     while True:
         if prompt:
             print("> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except OSError:  # no readable stdin (closed, or captured by a test harness)
+            raise CliError(_NEED_TEXT) from None
         if not line or (prompt and not line.strip()):
             return EXIT_OK
         text = line.strip()
@@ -719,6 +728,13 @@ def cmd_query(args: argparse.Namespace) -> int:
         result = _search(router, text, args.k, args.language, mode)
         _print_result(result, args, text, embedder.model_name, mode)
         sys.stdout.flush()
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return bool(sys.stdin.isatty())
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 def _print_result(result: RoutedResult, args: argparse.Namespace, text: str, model: str, mode: str) -> None:
