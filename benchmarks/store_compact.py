@@ -14,6 +14,9 @@ metadata per document, then measure
 Speed is judged against the exact float32 scan measured in the same run (ratio column).
 
     PYTHONPATH=. python benchmarks/store_compact.py [--n 100000] [--hnsw-m 32] [--ef 64,128,256]
+    # the defaults only:
+    PYTHONPATH=. python benchmarks/store_compact.py --only flat:float32,auto:float32,auto:float16,auto:int8 \
+        --hnsw-m "" --rerank 50,100,200
 """
 
 from __future__ import annotations
@@ -86,6 +89,11 @@ def main() -> None:
     ap.add_argument("--hnsw-m", default="32")
     ap.add_argument("--ef", default="64,128,256")
     ap.add_argument("--rerank", default="100,200,300,500")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated index:vectors pairs to run (e.g. flat:float32,auto:int8); default all",
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -101,13 +109,18 @@ def main() -> None:
         {"index": "flat", "vectors": "float16"},
         {"index": "flat", "vectors": "int8"},
         {"index": "auto", "vectors": "float32", "sweep": reranks},
-        {"index": "auto", "vectors": "float32", "opts": {"pq_m": args.dim // 2}, "sweep": reranks},
+        {"index": "auto", "vectors": "float32", "opts": {"pq_m": args.dim // 4}, "sweep": reranks},
         {"index": "auto", "vectors": "float16", "sweep": reranks},
         {"index": "auto", "vectors": "int8", "sweep": reranks},
     ]
-    for m in args.hnsw_m.split(","):
+    for m in [x for x in args.hnsw_m.split(",") if x]:
         sweep = [{"ef_search": int(x)} for x in args.ef.split(",")]
         configs.append({"index": "hnsw", "vectors": "float32", "opts": {"hnsw_m": int(m)}, "sweep": sweep})
+    if args.only:
+        wanted = set(args.only.split(","))
+        configs = [
+            c for c in configs if f"{c['index']}:{c['vectors']}" in wanted and "pq_m" not in c.get("opts", {})
+        ]
     print(
         f"{'index':5} {'vectors':8} {'setting':17} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'x flat32':>8} {'RSS B/doc':>9} {'vec+ann+txt+meta B/doc':>24} {'build s':>7}"

@@ -19,7 +19,7 @@ from deposium_rag.errors import StoreFormatError
 VectorKind = Literal["float32", "float16", "int8"]
 VECTOR_KINDS = ("float32", "float16", "int8")
 _DTYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8}
-_CHUNK = 8192  # rows decoded at a time when scanning compact vectors
+_CHUNK = 256  # rows decoded at a time when scanning compact vectors (a cache-sized buffer)
 
 
 def _grow(arr: np.ndarray, need: int) -> np.ndarray:
@@ -94,9 +94,12 @@ class Vectors:
         if self.kind == "float32":
             return self._rows[: self.n] @ query
         out = np.empty(self.n, dtype=np.float32)
+        buf = np.empty((min(_CHUNK, self.n), self.dim), dtype=np.float32)  # stays in cache
         for start in range(0, self.n, _CHUNK):
             stop = min(self.n, start + _CHUNK)
-            out[start:stop] = self._rows[start:stop].astype(np.float32) @ query
+            part = buf[: stop - start]
+            np.copyto(part, self._rows[start:stop], casting="unsafe")
+            out[start:stop] = part @ query
         if self.kind == "int8":
             out *= self._scale[: self.n]  # one multiply per row, not per value
         return out

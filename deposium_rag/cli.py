@@ -465,8 +465,19 @@ _SCORES = {
 }
 
 
+_BIG_STORE = 20000  # documents from which `query` says it is loading
+_NEED_TEXT = (
+    "the following arguments are required: text "
+    "(or pipe queries on stdin, one per line, or pass --interactive)"
+)
+
+
 def cmd_query(args: argparse.Namespace) -> int:
-    if not args.text.strip():
+    """One query, or (``--interactive`` / no query given) one per stdin line, loading once."""
+    many = args.interactive or args.text is None
+    if args.text is None and not args.interactive and _stdin_is_tty():
+        raise CliError(_NEED_TEXT)
+    if not many and not args.text.strip():
         raise CliError("the query is empty: pass some text to search for")
     if args.k < 1:
         raise CliError(f"-k must be >= 1, got {args.k}")
@@ -474,6 +485,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     manifest = _store_manifest(store, for_query=True)
     assert manifest is not None
     saved_model = manifest["model_name"]
+    count = manifest.get("count")
+    if isinstance(count, int) and count >= _BIG_STORE:
+        _note(f"loading {store} ({count:,} documents) ...", args.quiet)
     embedder = load_embedder(args.model or saved_model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest)
     mode = args.mode or router.mode
@@ -491,13 +505,45 @@ def cmd_query(args: argparse.Namespace) -> int:
     min_rel = getattr(args, "min_relevance", None)
     if min_rel is not None and not 0.0 <= min_rel <= 1.0:
         raise CliError(f"--min-relevance must be in [0, 1], got {min_rel}")
-    result = _search(router, args.text, args.k, args.language, mode, min_rel)
-    if args.json:
-        payload = _result_json(result, args.text, embedder.model_name, mode)
-        _say(json.dumps(payload, ensure_ascii=False, indent=2))
+    if not many:
+        result = _search(router, args.text, args.k, args.language, mode, min_rel)
+        _print_result(result, args, args.text, embedder.model_name, mode)
         return EXIT_OK
+    prompt = args.interactive and sys.stdin.isatty()
+    if prompt:
+        _note("one query per line; an empty line or Ctrl-D ends", args.quiet)
+    while True:
+        if prompt:
+            print("> ", end="", file=sys.stderr, flush=True)
+        try:
+            line = sys.stdin.readline()
+        except OSError:  # no readable stdin (closed, or captured by a test harness)
+            raise CliError(_NEED_TEXT) from None
+        if not line or (prompt and not line.strip()):
+            return EXIT_OK
+        text = line.strip()
+        if not text:
+            continue
+        result = _search(router, text, args.k, args.language, mode, min_rel)
+        _print_result(result, args, text, embedder.model_name, mode)
+        sys.stdout.flush()
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return bool(sys.stdin.isatty())
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def _print_result(result: RoutedResult, args: argparse.Namespace, text: str, model: str, mode: str) -> None:
+    if args.json:  # one query: indented; a stream of queries: one JSON object per line
+        payload = _result_json(result, text, model, mode)
+        _say(json.dumps(payload, ensure_ascii=False, indent=2 if args.text is not None else None))
+        return
     _say(f"route: {_route_text(result)}")
     _say(f"mode: {mode} ({_SCORES.get(mode, mode)})")
+    min_rel = getattr(args, "min_relevance", None)
     if not result.hits:
         if min_rel is not None:
             _say(f"nothing relevant found: no result has relevance >= {min_rel}")
@@ -510,6 +556,39 @@ def cmd_query(args: argparse.Namespace) -> int:
         chunk = hit.metadata.get("chunk_index", "?")
         _say(f"{rank:>2}. {hit.score:6.3f}  {lang:<3} {source} [chunk {chunk}]")
         _say(f"    {_snippet(hit.text, 160)}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """What a store holds, read from its manifest only (no model, no vectors loaded)."""
+    from deposium_rag.backends.local import describe
+    from deposium_rag.errors import StoreFormatError
+
+    store = Path(args.store).expanduser()
+    _store_manifest(store, for_query=True)
+    try:
+        info = describe(store)
+    except StoreFormatError as exc:
+        raise CliError(f"store {store}: {_one_line(exc)}") from None
+    if args.json:
+        _say(json.dumps(info, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    opts = info["options"]
+    _say(f"store: {info['path']} (format {info['format_version']}, {_size(info['bytes'])} on disk)")
+    _say(f"model: {info['model_name']} ({info['dim']} dims)")
+    _say(f"documents: {info['count']:,} in {len(info['partitions'])} language(s)")
+    shown = ("mode", "fusion", "weight", "index", "vectors", "lexical", "detector", "fallback")
+    _say("options: " + ", ".join(f"{k}={opts[k]}" for k in shown if k in opts))
+    _say(f"{'language':<9} {'documents':>10} {'segments':>8} {'on disk':>10}")
+    for lang, part in sorted(info["partitions"].items(), key=lambda kv: -(kv[1]["count"] or 0)):
+        _say(f"{lang:<9} {part['count']:>10,} {part['segments']:>8} {_size(part['bytes']):>10}")
     return EXIT_OK
 
 
@@ -628,11 +707,18 @@ _EXAMPLES = {
   deposium-rag index docs/ notes.md --store ./store
   deposium-rag index docs/ --store ./store            # again: only changed files are embedded
   deposium-rag index docs/ --store ./store --prune    # also drop files deleted from docs/
-  deposium-rag index docs/ --store ./store --strict   # stop at the first unreadable file""",
+  deposium-rag index docs/ --store ./store --strict   # stop at the first unreadable file
+  deposium-rag index docs/ --store ./store --languages +eo,la   # also detect Esperanto, Latin""",
     "query": """examples:
   deposium-rag query ./store "How is sourdough made?"
   deposium-rag query ./store "pain" --language fr -k 3
-  deposium-rag query ./store "qubits" --mode lexical --json""",
+  deposium-rag query ./store "qubits" --mode lexical --json
+  deposium-rag query ./store "pain" --min-relevance 0.6    # say so when nothing is relevant enough
+  deposium-rag query ./store --interactive               # load once, then one query per line
+  printf 'bread\nqubits\n' | deposium-rag query ./store  # queries from stdin""",
+    "info": """examples:
+  deposium-rag info ./store
+  deposium-rag info ./store --json""",
     "demo": """examples:
   deposium-rag demo
   deposium-rag demo --model bundled""",
@@ -695,7 +781,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("query", "search a store")
     p.add_argument("store", metavar="DIR")
-    p.add_argument("text", help="the query")
+    p.add_argument("text", nargs="?", help="the query (none: read one query per line from stdin)")
+    p.add_argument(
+        "-i", "--interactive", action="store_true", help="load once, then answer one query per line"
+    )
     p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     p.add_argument("--language", metavar="xx", help="search this language's partition (ISO 639-1)")
     p.add_argument("--json", action="store_true", help="print JSON: route and results")
@@ -710,6 +799,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="load the store with this model (default: the one it was built with)")
     p.set_defaults(func=cmd_query)
+
+    p = command("info", "languages, counts, sizes, model and options of a store")
+    p.add_argument("store", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
 
     p = command("demo", "index the bundled sample documents and query them")
     p.add_argument("--model", help=model_help)

@@ -166,7 +166,7 @@ def test_load_refuses_other_model_and_damage(
         LanguageRouter.load(folder, Other())
     with pytest.raises(DimensionMismatchError, match="dimension 256.*dimension 8"):
         LanguageRouter.load(folder, Small())
-    (folder / "partitions" / "de" / "ids.json").write_text("{}")
+    (next((folder / "segments").glob("de-*")) / "ids.json").write_text("{}")
     with pytest.raises(StoreFormatError, match="checksum"):
         LanguageRouter.load(folder, embedder)
     with pytest.raises(StoreFormatError, match="folder not found"):

@@ -425,3 +425,75 @@ def test_one_thread_is_per_calling_thread_and_restored() -> None:
         assert faiss.omp_get_max_threads() == 2  # a search restores the caller's setting
     finally:
         faiss.omp_set_num_threads(before)
+
+
+# -- compact vectors, the approximate index, segments ----------------------------------------------
+def clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=dim)
+    return (centre + 0.6 * rng.normal(size=(n, dim))).astype(np.float32)
+
+
+@pytest.mark.parametrize("vectors", ["float32", "float16", "int8"])
+@pytest.mark.parametrize("kind", ["flat", "auto"])
+def test_compact_vectors_keep_recall_and_survive_a_save(tmp_path: Path, kind: str, vectors: str) -> None:
+    data = clustered(3000)
+    store = FaissStore(index=kind, vectors=vectors, exact_below=1024)
+    store.add(
+        data,
+        [f"t{i}" for i in range(3000)],
+        [{"g": i % 3} for i in range(3000)],
+        [str(i) for i in range(3000)],
+    )
+    assert (store._ann is not None) == (kind == "auto")
+    per_row = {"float32": 4 * 32, "float16": 2 * 32, "int8": 32 + 4}[vectors]
+    assert store.memory_bytes()["vectors"] == 3000 * per_row
+    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
+    queries = clustered(50, seed=1)
+    recall = []
+    for q in queries:
+        exact = np.argsort(-(unit @ (q / np.linalg.norm(q))))[:10]
+        got = [int(d) for d, _ in store.scores(q, 10)]
+        recall.append(len(set(got) & {int(x) for x in exact}) / 10)
+    assert np.mean(recall) >= 0.95
+    hit = store.search(data[7], 1)[0]
+    assert hit.id == "7" and hit.score == pytest.approx(1.0, abs=2e-2)
+    assert all(h.metadata["g"] == 1 for h in store.search(queries[0], 20, {"g": 1}))
+    store.save(tmp_path / "s")
+    loaded = FaissStore.load(tmp_path / "s")
+    assert loaded.vector_kind == vectors and loaded.index_kind == kind
+    for q in queries[:10]:
+        assert loaded.scores(q, 10) == store.scores(q, 10)
+
+
+def test_int8_keeps_each_rows_own_range() -> None:
+    """A row with one large component and one with tiny values both come back close."""
+    store = FaissStore(4, vectors="int8")
+    rows = np.array([[1.0, 1e-3, 0, 0], [1e-4, 2e-4, -3e-4, 1e-4]], dtype=np.float32)
+    store.add(rows, ["a", "b"], ids=["a", "b"])
+    got = store.vectors(["a", "b"])
+    for key, row in zip("ab", rows):
+        assert float(got[key] @ (row / np.linalg.norm(row))) > 0.999
+
+
+def test_segments_replay_adds_upserts_and_deletes(tmp_path: Path) -> None:
+    data = clustered(2000)
+    store = FaissStore(index="auto", exact_below=1024)
+    store.add(data[:1500], [f"t{i}" for i in range(1500)], None, [str(i) for i in range(1500)])
+    base = store.write_segment(tmp_path / "s0", full=True)
+    store.mark_saved()
+    assert base["full"] and base["count"] == 1500 and "ann.faiss" in base["files"]
+    assert not store.has_changes()
+    store.add(data[1500:], [f"t{i}" for i in range(1500, 2000)], None, [str(i) for i in range(1500, 2000)])
+    store.add(-data[3:4], ["moved"], [{"new": 1}], ["3"])  # upsert
+    store.delete(["4", "1600"])
+    delta = store.write_segment(tmp_path / "s1", full=False)
+    store.mark_saved()
+    assert not delta["full"] and delta["count"] == 500 and delta["deleted"] == 3
+    assert "ann.faiss" not in delta["files"]
+    loaded = FaissStore(index="auto", exact_below=1024, dim=32)
+    loaded.load_segments([(tmp_path / "s0", base["files"]), (tmp_path / "s1", delta["files"])])
+    assert sorted(loaded.ids()) == sorted(store.ids()) and len(loaded) == 1998
+    assert loaded.get(["3"])[0].text == "moved" and loaded.get(["3"])[0].metadata == {"new": 1}
+    for q in clustered(20, seed=2):
+        assert loaded.scores(q, 5) == store.scores(q, 5)

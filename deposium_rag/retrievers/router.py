@@ -65,7 +65,7 @@ from deposium_rag.language import (
     get_detector,
     normalize_language,
 )
-from deposium_rag.store import FaissStore, Hit, IndexKind, Record, _unit_rows, json_metadata
+from deposium_rag.store import FaissStore, Hit, IndexKind, Record, VectorKind, _unit_rows, json_metadata
 
 CONFIDENCE_KEY = "language_confidence"  # metadata key of a detected document's confidence
 
@@ -170,7 +170,8 @@ class LanguageRouter:
         max_languages: int = 3,
         language_key: str = "language",
         detect_chars: int = 480,
-        index: IndexKind = "flat",
+        index: IndexKind = "auto",
+        vectors: VectorKind = "float32",
         languages: Iterable[str] | None = COMMON_LANGUAGES,
         mode: Mode = "hybrid",
         fusion: Fusion = "convex",
@@ -198,7 +199,9 @@ class LanguageRouter:
         if not self.lexical and mode != "dense":
             mode = "dense"
         self.mode, self.fusion, self.weight = self._check_mode(mode, fusion, weight)
-        self.backend: PartitionBackend = backend if backend is not None else LocalBackend(index=index)
+        self.backend: PartitionBackend = (
+            backend if backend is not None else LocalBackend(index=index, vectors=vectors)
+        )
         self._stored_options = self.backend.open(
             BackendConfig(encoder.dim, encoder.model_name, encoder.fingerprint, self.lexical, self._options())
         )
