@@ -88,3 +88,19 @@ def test_missing_ray_names_the_extra(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert 'pip install "deposium-rag[ray]"' in out.stdout
+
+
+def test_cli_index_ray(ray_cluster, milvus_server: str, tmp_path: Path, capsys) -> None:
+    from deposium_rag.cli import main
+
+    folder = tmp_path / "docs"
+    shutil.copytree(SAMPLES, folder)
+    args = ["--ray", "--milvus-uri", milvus_server, "--collection", "cli_docs", "--model", "bundled"]
+    code = main(["index", *args, str(folder)])
+    out = capsys.readouterr().out
+    assert code == 0 and "indexed 20 file(s)" in out and "collection cli_docs" in out
+    router = LanguageRouter.load(MilvusBackend(milvus_server, "cli_docs"), StaticEmbedder("bundled"))
+    assert router.search("Wie wird Brot gebacken?", 1).languages == ["de"]
+    assert main(["index", "--milvus-uri", milvus_server, str(folder)]) == 2
+    assert "--ray and --milvus-uri go together" in capsys.readouterr().err
+    assert main(["index", str(folder)]) == 2 and "--store DIR is required" in capsys.readouterr().err
