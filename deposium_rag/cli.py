@@ -296,7 +296,39 @@ def _index_summary(plan: IndexPlan, counts: tuple[int, int, int], store: Path, p
     return lines
 
 
+def _index_ray(args: argparse.Namespace) -> int:
+    """``index --ray --milvus-uri URI``: distributed ingestion into a Milvus collection."""
+    if not (args.ray and args.milvus_uri) or args.store:
+        raise CliError(
+            "--ray and --milvus-uri go together, without --store (e.g. --milvus-uri http://127.0.0.1:19530)"
+        )
+    from deposium_rag.ingest.ray import ingest_folder_ray
+
+    try:
+        done = ingest_folder_ray(
+            args.paths,
+            args.milvus_uri,
+            args.collection,
+            model=args.model or default_model()[0],
+            chunk_size=args.chunk_size,
+            chunk_overlap=args.chunk_overlap,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    _say(
+        f"indexed {done['files']} file(s) into {done['chunks']} chunk(s); "
+        f"collection {args.collection} at {args.milvus_uri}"
+    )
+    for lang, n in done["languages"].items():
+        _say(f"  {lang}  {n}")
+    return EXIT_OK
+
+
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.ray or args.milvus_uri:
+        return _index_ray(args)
+    if not args.store:
+        raise CliError("--store DIR is required (or --ray --milvus-uri URI)")
     if args.chunk_size < 1:
         raise CliError(f"--chunk-size must be >= 1, got {args.chunk_size}")
     if not 0 <= args.chunk_overlap < args.chunk_size:
@@ -761,7 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .rst .html .json ...)"
     )
-    p.add_argument("--store", required=True, metavar="DIR", help="store folder (created, or updated)")
+    p.add_argument("--store", metavar="DIR", help="store folder (created, or updated)")
     p.add_argument("--model", help=model_help + "; an existing store keeps its own model")
     p.add_argument("--chunk-size", type=int, default=1000, metavar="N", help="characters (default 1000)")
     p.add_argument("--chunk-overlap", type=int, default=100, metavar="N", help="characters (default 100)")
@@ -777,6 +809,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="languages chunks are detected among (stored with the store): 'en,fr' exactly these, "
         "'+eo,la' the store's set plus these (default: 54 widely used languages)",
     )
+    p.add_argument(
+        "--ray", action="store_true", help="read, embed and write with Ray Data (needs --milvus-uri)"
+    )
+    p.add_argument(
+        "--milvus-uri", metavar="URI", help="Milvus server to write to with --ray (http://host:19530)"
+    )
+    p.add_argument("--collection", default="deposium_rag", help="Milvus collection (default deposium_rag)")
     p.set_defaults(func=cmd_index)
 
     p = command("query", "search a store")

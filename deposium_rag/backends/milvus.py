@@ -283,7 +283,7 @@ class MilvusBackend:
         self.timeout = timeout
         self._client: Any = None
         self._config: BackendConfig | None = None
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, int] | None = None  # read lazily: a scan of the collection
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -373,7 +373,7 @@ class MilvusBackend:
                 _check_manifest(manifest, config, where)
                 self._config = config
                 self._call("load_collection", client.load_collection, self.collection)
-                self._refresh_counts()
+                self._counts = None
                 return dict(manifest.get("options") or {})
             self._create(client, config)
             self._config = config
@@ -467,7 +467,11 @@ class MilvusBackend:
 
     # -- reads ---------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        """Documents per language: one scan on first use, then kept up to date by this client's writes."""
         with self._lock:
+            if self._counts is None:
+                self._refresh_counts()
+            assert self._counts is not None
             return {lang: n for lang, n in sorted(self._counts.items()) if n}
 
     def _query(self, expr: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
@@ -554,6 +558,8 @@ class MilvusBackend:
             except Exception:
                 self._rollback(ids[:done], before)
                 raise
+            if self._counts is None:
+                return
             for d, row in zip(ids, rows):
                 old = before.get(d)
                 if old is not None:
@@ -594,7 +600,7 @@ class MilvusBackend:
                     "delete", self.client.delete, self.collection, filter=_ids_expr(found[i : i + _CHUNK])
                 )
             self._flush()
-            for lang in known.values():
+            for lang in known.values() if self._counts is not None else ():
                 self._counts[lang] = self._counts.get(lang, 1) - 1
             return len(found)
 
