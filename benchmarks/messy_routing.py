@@ -190,7 +190,14 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="fewer documents and queries (development)")
     parser.add_argument("--dense", action="store_true", help="also report dense mode")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--confidence", type=float, help="router confidence (tuning on dev)")
+    parser.add_argument("--prior", type=float, help="router PRIOR_WEIGHT (tuning on dev)")
     args = parser.parse_args()
+    if args.prior is not None:
+        import deposium_rag.retrievers.router as router_module
+
+        router_module.PRIOR_WEIGHT = args.prior
+    options = {} if args.confidence is None else {"confidence": args.confidence}
 
     t_start = time.perf_counter()
     embedder = StaticEmbedder(args.model)
@@ -223,7 +230,7 @@ def main() -> None:
             return vectors if list(batch) == texts else embedder.encode(batch)
 
     t0 = time.perf_counter()
-    detected = LanguageRouter(Cached())
+    detected = LanguageRouter(Cached(), **options)
     detected.add(texts, ids=ids)
     t_ingest = time.perf_counter() - t0
     report = getattr(detected, "last_ingest_report", None)
@@ -274,10 +281,12 @@ def main() -> None:
                 rows[(*key, f"{kind}/s5")].append(recall_at(ranked, q.gold, 5))
                 rows[(*key, f"{kind}/mrr")].append(mrr_at(ranked, q.gold, 10))
                 parts = res.languages
-                rows[(*key, "other")].append(
-                    mean([truth[i] not in (q.language, UND) for i in ranked]) if ranked else 0.0
-                )
-                rows[(*key, "und")].append(mean([p == UND for p in parts]) if parts else 0.0)
+                other = mean([truth[i] not in (q.language, UND) for i in ranked]) if ranked else 0.0
+                und = mean([p == UND for p in parts]) if parts else 0.0
+                rows[(*key, "other")].append(other)
+                rows[(*key, "und")].append(und)
+                rows[(*key, f"{kind}/other")].append(other)
+                rows[(*key, f"{kind}/und")].append(und)
 
     def pct(x: float) -> str:
         return f"{x * 100:.1f}"
@@ -357,6 +366,18 @@ def main() -> None:
             f"oracle {pct(both_orc)} "
             f"(gap {(both_orc - both_det) * 100:+.2f}); und share in oracle top 10 {pct(oracle_und)}%"
         )
+        for kind in ("sentence", "keywords"):
+            per = {
+                m: mean([mean(rows[(mode, "detected", lang, f"{kind}/{m}")]) for lang in langs])
+                for m in ("mrr", "other", "und")
+            }
+            orc = mean([mean(rows[(mode, "oracle", lang, f"{kind}/mrr")]) for lang in langs])
+            print(
+                f"{mode}, {kind} queries: MRR@10 detected {pct(per['mrr'])} vs oracle {pct(orc)} "
+                f"(gap {(orc - per['mrr']) * 100:+.2f}); other-language {pct(per['other'])}%, "
+                f"und {pct(per['und'])}% of the top 10"
+            )
+            summary[mode][f"{kind}_gap"] = orc - per["mrr"]  # type: ignore[index]
         summary[mode]["mrr_all_det"] = both_det  # type: ignore[index]
         summary[mode]["mrr_all_oracle"] = both_orc  # type: ignore[index]
 

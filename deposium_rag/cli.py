@@ -807,7 +807,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--languages",
         metavar="xx,yy",
         help="languages chunks are detected among (stored with the store): 'en,fr' exactly these, "
-        "'+eo,la' the store's set plus these (default: 54 widely used languages)",
+        "'+eo,la' the store's set plus these (default: 59 widely used languages)",
     )
     p.add_argument(
         "--ray", action="store_true", help="read, embed and write with Ray Data (needs --milvus-uri)"

@@ -15,7 +15,7 @@ from deposium_rag.lexical import ANALYZERS, Analyzer, LexicalIndex, analyzer_for
     [
         ("en", "The runners were running in the parks", ["runner", "run", "park"]),
         ("de", "Die Häuser wurden gebaut", ["haus", "wurd", "gebaut"]),
-        ("zh", "委员会批准", ["委员会", "批准", "委员", "员会"]),  # jieba words + bigrams
+        ("zh", "委员会批准", ["委", "员", "会", "批", "准", "委员", "批准"]),
         ("th", "ทีมรับ", ["ทีม", "ีมร", "มรั", "รับ"]),
         ("ja", "東京です", ["東", "京", "です"]),
     ],
@@ -24,6 +24,13 @@ def test_script_aware_analysis(lang: str, text: str, expected: list[str]) -> Non
     toks = analyzer_for(lang).tokens(text)
     for t in expected:
         assert t in toks, (lang, toks)
+
+
+def test_digits_do_not_swallow_unspaced_script() -> None:
+    # "308分" is a number then Han text: the Han part gets its characters and bigrams.
+    toks = analyzer_for("zh").tokens("丢了 308分，联赛2015赛季冠军")
+    assert "308" in toks and "分" in toks and "2015" in toks and "赛季" in toks and "冠军" in toks
+    assert analyzer_for("th").tokens("ทีม2015รับ") == ["ทีม", "2015", "รับ"]
 
 
 def test_combining_marks_stay_inside_words() -> None:

@@ -3,24 +3,19 @@
 Rules pinned: document language from the whole text (headers and junk do not decide),
 confidence kept in metadata, languages outside the candidate set reported and kept out of
 look-alike partitions, the query prior (with the detector's own choice never left out),
-``und`` only filling up to k and scored on the routed language's scale, ``min_relevance``,
-and jieba segmentation for Chinese (lazy, quiet, thread-safe).
+``und`` only filling up to k and scored on the routed language's scale, ``min_relevance``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from deposium_rag import StaticEmbedder
 from deposium_rag.language import COMMON_LANGUAGES, detect_documents, get_detector, sample_windows
-from deposium_rag.lexical import analyzer_for
 from deposium_rag.retrievers import LanguageRouter
 
 GERMAN = (
@@ -29,9 +24,10 @@ GERMAN = (
     "sicherten sich ihren dritten Titel. Das Spiel wurde im Levi's Stadium in Santa Clara gespielt."
 )
 HEADER = "Super Bowl 50 - Wikipedia, the free encyclopedia\nRetrieved 2019-05-01. Page 12\n\n"
-ESPERANTO = (
-    "Jonaso ne estas historia figuro, sed difinita formo de Izraelo tra la jarcentoj. Imagu, ke "
-    "Esperanto iĝus oficiala internacia lingvo. La ekzemplojn, kiujn ni uzis, ni ne mem elpensis."
+LATIN = (
+    "Gallia est omnis divisa in partes tres, quarum unam incolunt Belgae, aliam Aquitani, tertiam "
+    "qui ipsorum lingua Celtae, nostra Galli appellantur. Hi omnes lingua, institutis, legibus "
+    "inter se differunt."
 )
 ENGLISH = [
     "To change your login shell, run chsh with the path of the new shell and log in again.",
@@ -90,17 +86,29 @@ def test_junk_has_no_language(embedder: StaticEmbedder) -> None:
 def test_languages_outside_the_set_are_reported_not_misfiled(
     embedder: StaticEmbedder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    router = LanguageRouter(embedder)  # default candidates: Esperanto is not among them
+    router = LanguageRouter(embedder)  # default candidates: Latin is not among them
     with caplog.at_level(logging.WARNING, logger="deposium_rag.retrievers.router"):
-        router.add([ESPERANTO, GERMAN], ids=["eo", "de"])
-    assert router.language_of("eo") == "und" and router.language_of("de") == "de"
+        router.add([LATIN, GERMAN], ids=["la", "de"])
+    assert router.language_of("la") == "und" and router.language_of("de") == "de"
     report = router.last_ingest_report
-    assert report.outside == {"eo": 1} and report.documents == 2
-    assert "outside the candidate set (eo: 1)" in report.summary()
-    assert any("eo: 1" in r.getMessage() for r in caplog.records)
-    wider = LanguageRouter(embedder, languages=[*COMMON_LANGUAGES, "eo"])
-    wider.add([ESPERANTO], ids=["eo"])
-    assert wider.language_of("eo") == "eo" and wider.last_ingest_report.outside == {}
+    assert report.outside == {"la": 1} and report.documents == 2
+    assert "outside the candidate set (la: 1)" in report.summary()
+    assert any("la: 1" in r.getMessage() for r in caplog.records)
+    wider = LanguageRouter(embedder, languages=[*COMMON_LANGUAGES, "la"])
+    wider.add([LATIN], ids=["la"])
+    assert wider.language_of("la") == "la" and wider.last_ingest_report.outside == {}
+
+
+def test_serbian_and_esperanto_are_default_candidates(embedder: StaticEmbedder) -> None:
+    router = LanguageRouter(embedder)
+    router.add(
+        [
+            "Београд је главни и највећи град Србије. Налази се на ушћу Саве у Дунав и има дугу историју.",
+            "Esperanto estas planlingvo, kreita de Zamenhof por faciligi la komunikadon inter popoloj.",
+        ],
+        ids=["sr", "eo"],
+    )
+    assert router.language_of("sr") == "sr" and router.language_of("eo") == "eo"
 
 
 # -- queries --------------------------------------------------------------------------------------
@@ -150,10 +158,10 @@ def test_und_only_fills_and_on_the_routed_scale(embedder: StaticEmbedder) -> Non
 
 def test_a_query_in_a_language_no_partition_holds_searches_und(embedder: StaticEmbedder) -> None:
     router = LanguageRouter(embedder)
-    router.add([*ENGLISH, ESPERANTO], ids=[f"en{i}" for i in range(len(ENGLISH))] + ["eo"])
-    assert router.language_of("eo") == "und"
-    res = router.search("Esperanto iĝus oficiala internacia lingvo", 3)
-    assert "und" in res.route.languages and res.hits[0].id == "eo"
+    router.add([*ENGLISH, LATIN], ids=[f"en{i}" for i in range(len(ENGLISH))] + ["la"])
+    assert router.language_of("la") == "und"
+    res = router.search("Gallia est omnis divisa in partes tres", 3)
+    assert "und" in res.route.languages and res.hits[0].id == "la"
 
 
 def test_min_relevance_drops_weak_hits(embedder: StaticEmbedder) -> None:
@@ -179,38 +187,28 @@ def test_faces_pass_min_relevance_through(embedder: StaticEmbedder) -> None:
     assert 1 <= len(docs) < 6
 
 
-# -- Chinese --------------------------------------------------------------------------------------
-def test_chinese_uses_jieba_words_plus_bigrams() -> None:
-    toks = analyzer_for("zh").tokens("光合作用是植物利用阳光的过程")
-    assert "光合作用" in toks and "阳光" in toks  # jieba words
-    assert "合作" in toks  # character bigrams kept
-    assert "光合作用" not in analyzer_for("ja").tokens("光合作用")  # only Chinese is segmented
+# -- command line ---------------------------------------------------------------------------------
+def test_cli_languages_are_stored_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deposium_rag import cli
 
-
-def test_jieba_is_thread_safe() -> None:
-    text = "委员会批准了新的预算计划。光合作用是植物利用阳光的过程。"
-    expected = analyzer_for("zh").tokens(text)
-    results: list[list[str]] = []
-    threads = [
-        threading.Thread(target=lambda: results.extend(analyzer_for("zh").tokens(text) for _ in range(20)))
-        for _ in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 160 and all(r == expected for r in results)
-
-
-def test_jieba_loads_lazily_quietly_and_leaves_no_cache(tmp_path: Path) -> None:
-    code = (
-        "import sys, deposium_rag.lexical as lx\n"
-        "assert 'jieba' not in sys.modules\n"  # importing the package does not load it
-        "print(lx.analyzer_for('zh').tokens('委员会批准'))\n"
-    )
-    env = {"TMPDIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""  # jieba's dictionary build is not logged
-    assert "委员会" in json.loads(done.stdout.replace("'", '"'))
-    assert list(tmp_path.iterdir()) == []  # no jieba.cache left behind to be loaded later
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gallia.txt").write_text(LATIN, encoding="utf-8")
+    (docs / "bowl.txt").write_text(GERMAN, encoding="utf-8")
+    store = tmp_path / "store"
+    assert cli.main(["index", str(docs), "--store", str(store), "--model", "bundled"]) == 0
+    out = capsys.readouterr().out
+    assert "outside the store's set (la: 1)" in out and "--languages +la" in out
+    assert cli.main(["index", str(docs), "--store", str(store), "--languages", "+la"]) == 0
+    manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
+    stored = manifest.get("languages") or manifest.get("options", {}).get("languages")
+    assert "la" in stored and "de" in stored
+    assert "outside" not in capsys.readouterr().out
+    assert cli.main(["query", str(store), "Gallia divisa in partes tres", "--language", "la"]) == 0
+    assert "gallia.txt" in capsys.readouterr().out
+    code = cli.main(["query", str(store), "Quantencomputer Qubits", "--min-relevance", "0.99"])
+    assert code == 0 and "nothing relevant found" in capsys.readouterr().out
