@@ -338,7 +338,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     found = _discover(args.paths, exclude=[store])
     saved_model = manifest["model_name"] if manifest else None
     previous = read_cache(store) if manifest else None
-    if manifest and args.model in (None, saved_model):
+    languages = (
+        _languages_option(args.languages, manifest.get("languages") if manifest else None)
+        if (args.languages)
+        else None
+    )
+    relabel = bool(manifest) and languages is not None and languages != manifest.get("languages")
+    if manifest and args.model in (None, saved_model) and not relabel:
         # Nothing changed since the last run? Then neither the model nor the store is loaded.
         quick = quick_plan(
             store, found, args.chunk_size, args.chunk_overlap, strict=args.strict, prune=args.prune
@@ -364,8 +370,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         model, why = default_model()
     embedder = load_embedder(model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest) if manifest else new_router(embedder)
-    if args.languages:
-        router.allowed = _languages_option(args.languages, router.allowed)
+    if languages is not None:
+        router.allowed = languages
+    if relabel:
+        _note("note: the language set changed: every file is read and its chunks detected again", args.quiet)
     with _progress(len(found.files), "reading", "file", args.quiet) as bar:
         try:
             plan = plan_index(
@@ -374,6 +382,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 args.chunk_size,
                 args.chunk_overlap,
                 strict=args.strict,
+                force=relabel,
                 on_file=lambda: bar.update(1),
             )
         except UnreadableFileError as exc:

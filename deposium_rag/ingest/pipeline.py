@@ -130,12 +130,15 @@ def plan_index(
     overlap: int = 100,
     *,
     strict: bool = False,
+    force: bool = False,
     on_file: Callable[[], None] | None = None,
 ) -> IndexPlan:
     """Read what changed since the last run and decide what to embed and delete.
 
     ``strict`` re-raises the first :class:`UnreadableFileError`; otherwise unreadable files are
-    collected in ``plan.unreadable`` (and their chunks, if any, are kept).
+    collected in ``plan.unreadable`` (and their chunks, if any, are kept). ``force`` reads and
+    embeds every file again (e.g. after the store's language set changed, so chunks are
+    detected anew).
     """
     plan = IndexPlan(unsupported=Counter(found.unsupported))
     stored = stored_files(router)
@@ -147,7 +150,7 @@ def plan_index(
         try:
             data = read_bytes(path)
             content_hash = file_hash(data, size, overlap)
-            if stored.get(source) == content_hash:
+            if not force and stored.get(source) == content_hash:
                 plan.unchanged_files.append(source)
                 plan.files[source] = {"hash": content_hash}
                 continue
