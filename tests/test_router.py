@@ -103,7 +103,7 @@ def test_undecidable_query_follows_fallback(router: LanguageRouter) -> None:
         (lambda r: r.search("qubits", filter={"n": {"$regex": 1}}), ValueError, "unknown filter operator"),
         (lambda r: r.add(["a", None]), TypeError, r"texts\[1\]"),
         (lambda r: r.add(["a"], [{"language": "elvish"}]), ValueError, r"metadatas\[0\]\['language'\]"),
-        (lambda r: r.add(["a", "b"], ids=["x", "x"]), ValueError, "duplicate id"),
+        (lambda r: r.add(["a", "b"], ids=["x", ""]), TypeError, r"ids\[1\]"),
         (lambda r: r.add(["a", "b"], [{"t": object()}, None]), TypeError, "JSON"),
     ],
 )
@@ -166,7 +166,7 @@ def test_load_refuses_other_model_and_damage(
         LanguageRouter.load(folder, Other())
     with pytest.raises(DimensionMismatchError, match="dimension 256.*dimension 8"):
         LanguageRouter.load(folder, Small())
-    (folder / "partitions" / "de" / "docstore.json").write_text("{}")
+    (next((folder / "segments").glob("de-*")) / "ids.json").write_text("{}")
     with pytest.raises(StoreFormatError, match="checksum"):
         LanguageRouter.load(folder, embedder)
     with pytest.raises(StoreFormatError, match="folder not found"):

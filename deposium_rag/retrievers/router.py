@@ -60,7 +60,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from deposium_rag._validation import check_text, check_texts
+from deposium_rag._validation import check_text, check_texts, last_wins
 from deposium_rag.backends.base import BackendConfig, Document, PartitionBackend
 from deposium_rag.backends.local import LocalBackend
 from deposium_rag.errors import DimensionMismatchError
@@ -75,7 +75,9 @@ from deposium_rag.language import (
     get_detector,
     normalize_language,
 )
-from deposium_rag.store import FaissStore, Hit, IndexKind, Record, _unit_rows, json_metadata
+from deposium_rag.store import FaissStore, Hit, IndexKind, Record, VectorKind, _unit_rows, json_metadata
+
+CONFIDENCE_KEY = "language_confidence"  # metadata key of a detected document's confidence
 
 __all__ = ["Encoder", "IngestReport", "LanguageRouter", "Mode", "Route", "RoutedResult"]
 
@@ -178,7 +180,8 @@ class LanguageRouter:
         max_languages: int = 3,
         language_key: str = "language",
         detect_chars: int = 480,
-        index: IndexKind = "flat",
+        index: IndexKind = "auto",
+        vectors: VectorKind = "float32",
         languages: Iterable[str] | None = COMMON_LANGUAGES,
         mode: Mode = "hybrid",
         fusion: Fusion = "convex",
@@ -206,7 +209,9 @@ class LanguageRouter:
         if not self.lexical and mode != "dense":
             mode = "dense"
         self.mode, self.fusion, self.weight = self._check_mode(mode, fusion, weight)
-        self.backend: PartitionBackend = backend if backend is not None else LocalBackend(index=index)
+        self.backend: PartitionBackend = (
+            backend if backend is not None else LocalBackend(index=index, vectors=vectors)
+        )
         self._stored_options = self.backend.open(
             BackendConfig(encoder.dim, encoder.model_name, encoder.fingerprint, self.lexical, self._options())
         )
@@ -278,7 +283,8 @@ class LanguageRouter:
         """Detect, embed and upsert; a document whose language changed moves partition.
 
         ``embed_texts`` (default: ``texts``) is what gets embedded, for frameworks that embed
-        text plus metadata. All inputs are checked before anything is stored.
+        text plus metadata. All inputs are checked before anything is stored. An id repeated
+        in one call is stored once, from its last occurrence (as LangChain's stores do).
         """
         items = check_texts(texts)
         n = len(items)
@@ -287,13 +293,7 @@ class LanguageRouter:
         to_embed = items if embed_texts is None else check_texts(embed_texts, "embed_texts")
         if not (len(metas) == len(doc_ids) == len(to_embed) == n):
             raise ValueError(f"got {n} texts, {len(metas)} metadatas, {len(doc_ids)} ids; they must match")
-        seen: set[str] = set()
-        for i, d in enumerate(doc_ids):
-            if not isinstance(d, str) or not d:
-                raise TypeError(f"ids[{i}] must be a non-empty str, got {d!r}")
-            if d in seen:
-                raise ValueError(f"duplicate id {d!r} in one call (position {i})")
-            seen.add(d)
+        keep = last_wins(doc_ids)  # an id repeated in one call: the last one wins
         langs: list[str | None] = []
         for i, md in enumerate(metas):
             given = md.get(self.language_key)
@@ -306,6 +306,11 @@ class LanguageRouter:
                 raise ValueError(f"metadatas[{i}][{self.language_key!r}]: {exc}") from None
         if n == 0:
             return []
+        returned = doc_ids
+        if len(keep) < n:
+            items, to_embed = [items[i] for i in keep], [to_embed[i] for i in keep]
+            metas, langs = [metas[i] for i in keep], [langs[i] for i in keep]
+            doc_ids, n = [doc_ids[i] for i in keep], len(keep)
         todo = [i for i, lang in enumerate(langs) if lang is None]
         # Embedding releases the GIL (Rust tokenizer, numpy); detection is Python: overlap them.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -313,7 +318,7 @@ class LanguageRouter:
             found = self.detect_documents([items[i] for i in todo])
             for i, d in zip(todo, found):
                 langs[i] = d.language
-                metas[i]["language_confidence"] = d.confidence
+                metas[i][CONFIDENCE_KEY] = d.confidence
             vectors = np.asarray(pending.result(), dtype=np.float32)
         for md, lang in zip(metas, langs):
             md[self.language_key] = lang
@@ -329,7 +334,7 @@ class LanguageRouter:
             self.last_ingest_report = report
         if report.outside or report.low_confidence:
             log.warning("language detection: %s", report.summary())
-        return doc_ids
+        return returned
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id from whichever partition holds it; unknown ids are ignored."""
