@@ -15,7 +15,7 @@ from deposium_rag.lexical import ANALYZERS, Analyzer, LexicalIndex, analyzer_for
     [
         ("en", "The runners were running in the parks", ["runner", "run", "park"]),
         ("de", "Die Häuser wurden gebaut", ["haus", "wurd", "gebaut"]),
-        ("zh", "委员会批准", ["委", "员", "会", "批", "准", "委员", "批准"]),
+        ("zh", "委员会批准", ["委员会", "批准", "委员", "员会"]),  # jieba words + bigrams
         ("th", "ทีมรับ", ["ทีม", "ีมร", "มรั", "รับ"]),
         ("ja", "東京です", ["東", "京", "です"]),
     ],

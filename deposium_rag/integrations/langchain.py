@@ -349,6 +349,7 @@ class LanguageRoutingRetriever(DocumentIndex):
     mode: Literal["dense", "lexical", "hybrid"] | None = None  # None: the router's default
     fusion: Literal["convex", "minmax", "rrf"] | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)  # drop hits below it
 
     def _search(
         self,
@@ -359,6 +360,7 @@ class LanguageRoutingRetriever(DocumentIndex):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
     ) -> list[Document]:
         """The one search both ``invoke`` and ``ainvoke`` run: per-call options over defaults."""
         result = self.router.search(
@@ -369,6 +371,7 @@ class LanguageRoutingRetriever(DocumentIndex):
             mode=mode or self.mode,  # type: ignore[arg-type]
             fusion=fusion or self.fusion,  # type: ignore[arg-type]
             weight=self.weight if weight is None else weight,
+            min_relevance=self.min_relevance if min_relevance is None else min_relevance,
         )
         return routed_documents(result)
 
@@ -383,9 +386,10 @@ class LanguageRoutingRetriever(DocumentIndex):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return self._search(query, k, language, filter, mode, fusion, weight)
+        return self._search(query, k, language, filter, mode, fusion, weight, min_relevance)
 
     async def _aget_relevant_documents(
         self,
@@ -398,10 +402,13 @@ class LanguageRoutingRetriever(DocumentIndex):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
         """Same options as ``invoke``; the search runs in a worker thread (the loop stays free)."""
-        return await asyncio.to_thread(self._search, query, k, language, filter, mode, fusion, weight)
+        return await asyncio.to_thread(
+            self._search, query, k, language, filter, mode, fusion, weight, min_relevance
+        )
 
     @classmethod
     def from_texts(
