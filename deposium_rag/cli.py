@@ -584,10 +584,9 @@ def _print_result(result: RoutedResult, args: argparse.Namespace, text: str, mod
         return
     _say(f"route: {_route_text(result)}")
     _say(f"mode: {mode} ({_SCORES.get(mode, mode)})")
-    min_rel = getattr(args, "min_relevance", None)
     if not result.hits:
-        if min_rel is not None:
-            _say(f"nothing relevant found: no result has relevance >= {min_rel}")
+        if getattr(args, "min_relevance", None) is not None:
+            _say(f"nothing relevant found: no result has relevance >= {args.min_relevance}")
         else:
             _say("no results")
     for rank, (hit, lang) in enumerate(zip(result.hits, result.languages), 1):
@@ -756,7 +755,8 @@ _EXAMPLES = {
   deposium-rag query ./store "qubits" --mode lexical --json
   deposium-rag query ./store "pain" --min-relevance 0.6    # say so when nothing is relevant enough
   deposium-rag query ./store --interactive               # load once, then one query per line
-  printf 'bread\nqubits\n' | deposium-rag query ./store  # queries from stdin""",
+  printf 'bread\nqubits\n' | deposium-rag query ./store  # queries from stdin
+  cat questions.txt | deposium-rag query ./store --json   # one JSON object per line""",
     "info": """examples:
   deposium-rag info ./store
   deposium-rag info ./store --json""",

@@ -406,6 +406,9 @@ class FaissStore:
             ann = faiss.IndexHNSWFlat(self._dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             ann.hnsw.efConstruction = self.ef_construction
             ann.hnsw.efSearch = self.ef_search
+        elif isinstance(self._ann, faiss.IndexPQFastScan):  # compaction: keep the trained quantiser
+            ann = faiss.clone_index(self._ann)
+            ann.reset()
         else:
             ann = faiss.IndexPQFastScan(
                 self._dim, self.pq_m or _pq_m(self._dim), 4, faiss.METRIC_INNER_PRODUCT

@@ -497,3 +497,20 @@ def test_segments_replay_adds_upserts_and_deletes(tmp_path: Path) -> None:
     assert loaded.get(["3"])[0].text == "moved" and loaded.get(["3"])[0].metadata == {"new": 1}
     for q in clustered(20, seed=2):
         assert loaded.scores(q, 5) == store.scores(q, 5)
+
+
+def test_auto_compaction_keeps_its_trained_quantiser() -> None:
+    data = clustered(3000)
+    store = FaissStore(index="auto", exact_below=1024)
+    store.add(data, [f"t{i}" for i in range(3000)], None, [str(i) for i in range(3000)])
+    centroids = faiss_centroids(store)
+    store.delete([str(i) for i in range(0, 3000, 3)])  # a third dead: compacted
+    assert len(store._ids) == 2000 and store._ann.ntotal == 2000
+    assert np.array_equal(faiss_centroids(store), centroids)
+    assert store.search(data[1], 1)[0].id == "1"
+
+
+def faiss_centroids(store: FaissStore) -> np.ndarray:
+    import faiss
+
+    return faiss.vector_to_array(store._ann.pq.centroids)

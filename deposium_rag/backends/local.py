@@ -7,6 +7,7 @@ per language, kept in step by id, and saves them all in one folder with one mani
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -534,7 +535,7 @@ def _is_current(folder: Path, manifest: dict[str, Any]) -> bool:
         on_disk = _atomic.read_json(folder / _MANIFEST, "router manifest")
     except StoreFormatError:
         return False
-    return bool(manifest) and on_disk == manifest
+    return bool(manifest) and on_disk == json.loads(json.dumps(manifest))  # tuples read back as lists
 
 
 def _check_same_model(old: BackendConfig, new: BackendConfig) -> None:
