@@ -433,3 +433,16 @@ def test_missing_pymilvus_names_the_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert 'pip install "deposium-rag[milvus]"' in out.stdout
+
+
+def test_readme_milvus_block_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Scale out with Milvus", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {}
+    exec(compile(block.group(1), "README.md", "exec"), scope)  # our own README, run as written
+    assert scope["router"].backend.name == "milvus" and scope["hits"][0].id == "de"
