@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import defaultdict
 
 from _data import load_all_xquad
 from _metrics import best_time, mean, mrr_at, percentile, recall_at
+from tqdm import tqdm
 
 from deposium_rag import StaticEmbedder
 from deposium_rag.retrievers import LanguageRouter
@@ -98,7 +100,10 @@ def main() -> None:
     route_ok: list[float] = []
     other_right: list[float] = []  # other-language share in the top 5, correctly routed questions
     other_wrong: list[float] = []
+    bar = tqdm(total=len(queries), desc="queries", unit="q", file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty())  # fmt: skip
     for (lang, q, gold), v in zip(queries, qvecs):
+        bar.update(1)
         systems = {}
         systems["pooled"] = [(h.id, h.id.split(":")[0]) for h in pooled.search(v, 10)]
         t0 = time.perf_counter()

@@ -39,3 +39,19 @@ def check_text(text: Any, what: str = "text") -> str:
         return text
     hint = " (decode bytes first, e.g. b.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
     raise TypeError(f"{what} must be str, got {type(text).__name__}{hint}")
+
+
+def last_wins(ids: Sequence[Any]) -> list[int]:
+    """Check ids and return the positions to store: the last occurrence of each id, in order.
+
+    Why: LangChain's own stores (a dict underneath) keep the last document when one batch
+    repeats an id; raising instead breaks loaders that emit a corrected copy later in a batch.
+    """
+    last: dict[str, int] = {}
+    for i, doc_id in enumerate(ids):
+        if not isinstance(doc_id, str) or not doc_id:
+            raise TypeError(f"ids[{i}] must be a non-empty str, got {doc_id!r}")
+        last[doc_id] = i
+    if len(last) == len(ids):
+        return list(range(len(ids)))
+    return sorted(last.values())

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from deposium_rag.metadata import filter_operand
+
 __all__ = ["FilterSpec", "Predicate", "RowFilter", "compile_filter"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -126,6 +128,7 @@ def _field(name: str, cond: Any) -> Predicate:
     if isinstance(cond, Mapping) and cond and all(isinstance(k, str) and k.startswith("$") for k in cond):
         checks: list[Callable[[Any], bool]] = []
         for op, operand in cond.items():
+            operand = filter_operand(operand)  # dates and numpy numbers in stored form
             fn = _FIELD_OPS.get(op)
             if fn is None:
                 raise ValueError(
@@ -140,6 +143,7 @@ def _field(name: str, cond: Any) -> Predicate:
                 operand = list(operand)
             checks.append(lambda v, fn=fn, operand=operand: fn(v, operand))
         return lambda md: all(c(md.get(name, _MISSING)) for c in checks)
+    cond = filter_operand(cond)
     if isinstance(cond, (list, tuple)):
         values = list(cond)
         return lambda md: _in(md.get(name, _MISSING), values)

@@ -130,8 +130,6 @@ def test_bad_input_leaves_store_unchanged(vs: FAISSVectorStore) -> None:
     before = [(d.id, d.page_content) for d in vs.get_by_ids([f"d{i}" for i in range(5)])]
     with pytest.raises(TypeError, match=r"texts\[1\]"):
         vs.add_texts(["ok", None])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="duplicate id"):
-        vs.add_texts(["a", "b"], ids=["d0", "d0"])
     with pytest.raises(TypeError, match="JSON"):
         vs.add_texts(["a"], [{"when": object()}], ids=["d1"])
     with pytest.raises(ValueError, match="unknown filter operator"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -23,6 +24,13 @@ def test_script_aware_analysis(lang: str, text: str, expected: list[str]) -> Non
     toks = analyzer_for(lang).tokens(text)
     for t in expected:
         assert t in toks, (lang, toks)
+
+
+def test_digits_do_not_swallow_unspaced_script() -> None:
+    # "308分" is a number then Han text: the Han part gets its characters and bigrams.
+    toks = analyzer_for("zh").tokens("丢了 308分，联赛2015赛季冠军")
+    assert "308" in toks and "分" in toks and "2015" in toks and "赛季" in toks and "冠军" in toks
+    assert analyzer_for("th").tokens("ทีม2015รับ") == ["ทีม", "2015", "รับ"]
 
 
 def test_combining_marks_stay_inside_words() -> None:
@@ -66,3 +74,317 @@ def test_index_updates_are_visible() -> None:
     assert not scores.any()
     ix.clear()
     assert len(ix) == 0 and ix.scores("cat")[0] == []
+
+
+# -- the incremental index ------------------------------------------------------------------------
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import deposium_rag.lexical as lexical_module  # noqa: E402
+from deposium_rag.errors import StoreFormatError  # noqa: E402
+from deposium_rag.lexical import LexicalState  # noqa: E402
+
+DATA = Path(os.environ.get("DEPOSIUM_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+needs_data = pytest.mark.skipif(not (DATA / "xquad-r").is_dir(), reason="shared XQuAD data not present")
+
+
+def _xquad(lang: str) -> tuple[list[str], list[str]]:
+    data = json.loads((DATA / "xquad-r" / f"{lang}.json").read_text(encoding="utf-8"))["data"]
+    paragraphs = [p["context"].strip() for a in data for p in a["paragraphs"]]
+    questions = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
+    return paragraphs, questions
+
+
+def _bm25s(docs: dict[str, list[str]], k1: float = 1.2) -> Callable[[list[str]], np.ndarray]:
+    """The previous implementation: a bm25s matrix built from the kept tokens, in id order."""
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    vocab: dict[str, int] = {}
+    rows = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in docs.values()]
+    bm25 = bm25s.BM25(k1=k1, b=0.75)
+    bm25.index(Tokenized(ids=rows, vocab=vocab), show_progress=False)
+
+    def scores(query: list[str]) -> np.ndarray:
+        qids = [vocab[t] for t in query if t in vocab]
+        if not qids:
+            return np.zeros(len(docs), np.float32)
+        return np.asarray(bm25.get_scores_from_ids(qids), dtype=np.float32)
+
+    return scores
+
+
+def _same(a: LexicalIndex, b: LexicalIndex, queries: list[str]) -> None:
+    """Same ids in the same order and the same scores through every read path."""
+    assert len(a) == len(b)
+    for q in queries:
+        oa, sa = a.scores(q)
+        ob, sb = b.scores(q)
+        assert oa == ob
+        np.testing.assert_allclose(sa, sb, rtol=1e-6, atol=1e-7)
+        ta, tb = a.top(q, 10), b.top(q, 10)
+        assert [d for d, _ in ta] == [d for d, _ in tb]
+        np.testing.assert_allclose([s for _, s in ta], [s for _, s in tb], rtol=1e-9)
+        some = oa[::7]
+        fa, fb = a.scores_for(q, some), b.scores_for(q, some)
+        assert fa.keys() == fb.keys()
+        np.testing.assert_allclose(list(fa.values()), list(fb.values()), rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny merge thresholds, so a few hundred documents go through runs, merges and compaction."""
+    monkeypatch.setattr(lexical_module, "_FRESH_MAX", 64)
+    monkeypatch.setattr(lexical_module, "_DEAD_MIN", 8)
+
+
+@needs_data
+@pytest.mark.parametrize("lang", ["en", "de", "zh", "th"])
+def test_scores_equal_bm25s(lang: str, small_thresholds: None) -> None:
+    paragraphs, questions = _xquad(lang)
+    ix = LexicalIndex(lang)
+    ids = [f"{lang}{i}" for i in range(len(paragraphs))]
+    for i in range(0, len(ids) - 5, 37):  # batches: several runs...
+        ix.add(ids[i : min(i + 37, len(ids) - 5)], paragraphs[i : min(i + 37, len(ids) - 5)])
+    lexical_module._FRESH_MAX = 10**6  # ... and a fresh tail (the fixture restores the threshold)
+    ix.add(ids[-5:], paragraphs[-5:])
+    reference = _bm25s({d: ix.analyzer.tokens(t) for d, t in zip(ids, paragraphs)})
+    assert len(ix._runs) > 1 and ix._fresh_from < len(ids)  # the interesting layout
+    for q in [*questions[:150], "", "zzzz qqqq", questions[0] + " " + questions[0]]:
+        expected = reference(ix.analyzer.tokens(q))
+        order, got = ix.scores(q)
+        assert order == ids
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+        top = ix.top(q, 10)
+        ranked = [ids[i] for i in np.argsort(-expected, kind="stable")[:10] if expected[i] > 0]
+        assert [d for d, _ in top] == ranked or np.allclose(
+            [s for _, s in top], np.sort(expected)[::-1][: len(top)], rtol=1e-5
+        )  # float32 ties may order differently; the scores must not
+        assert all(s > 0 for _, s in top)
+
+
+def _operations(ix: LexicalIndex, texts: list[str], seed: int) -> dict[str, str]:
+    """Random adds, upserts (new text), deletes and re-adds; returns the expected live docs in order."""
+    rng = random.Random(seed)
+    model: dict[str, str] = {}
+    for _ in range(60):
+        kind = rng.random()
+        if kind < 0.55 or not model:
+            batch = [f"d{rng.randrange(400)}" for _ in range(rng.randrange(1, 25))]
+            chosen = [rng.choice(texts) for _ in batch]
+            ix.add(batch, chosen)
+            for d, t in zip(batch, chosen):
+                model.pop(d, None)
+                model[d] = t
+        else:
+            gone = rng.sample(sorted(model), min(len(model), rng.randrange(1, 30)))
+            ix.delete([*gone, "never-added"])
+            for d in gone:
+                model.pop(d)
+    return model
+
+
+def _scratch(model: dict[str, str], lang: str = "en") -> LexicalIndex:
+    ix = LexicalIndex(lang)
+    ix.add(list(model), list(model.values()))
+    return ix
+
+
+@needs_data
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_incremental_equals_scratch(seed: int, small_thresholds: None) -> None:
+    paragraphs, questions = _xquad("en")
+    texts = [s for p in paragraphs for s in p.split(". ")]
+    ix = LexicalIndex("en")
+    model = _operations(ix, texts, seed)
+    assert list(ix.scores("the")[0]) == list(model)
+    _same(ix, _scratch(model), questions[:40])
+    # and the same as bm25s on the final documents
+    reference = _bm25s({d: ix.analyzer.tokens(t) for d, t in model.items()})
+    for q in questions[:20]:
+        np.testing.assert_allclose(ix.scores(q)[1], reference(ix.analyzer.tokens(q)), rtol=1e-5, atol=1e-5)
+
+
+def test_repeated_id_in_one_batch_last_wins() -> None:
+    ix = LexicalIndex("en")
+    ix.add(["a", "b", "a"], ["cats", "dogs", "zebras"])
+    assert ix.scores("zebra") == (["b", "a"], pytest.approx(ix.scores("zebra")[1]))
+    assert ix.top("cat", 5) == [] and ix.top("zebra", 5)[0][0] == "a" and len(ix) == 2
+
+
+def test_top_filters_before_ranking() -> None:
+    ix = LexicalIndex("en")
+    ids = [f"d{i}" for i in range(300)]
+    ix.add(ids, [f"apple {'apple ' * (i % 5)} banana{i}" for i in range(300)])
+    order, scores = ix.scores("apple")
+    for allowed in ({"d3", "d250", "d7", "nope"}, set(ids[::2]), lambda d: d.endswith("1")):
+        keep = [allowed(d) if callable(allowed) else d in allowed for d in order]
+        masked = np.where(keep, scores, 0.0)
+        want = [order[i] for i in np.argsort(-masked, kind="stable")[:10] if masked[i] > 0]
+        got = ix.top("apple", 10, allowed)
+        assert [d for d, _ in got] == want
+        assert [s for _, s in got] == pytest.approx([float(masked[order.index(d)]) for d in want], rel=1e-6)
+    assert ix.top("apple", 10, set()) == [] and ix.top("apple", 0) == []
+    assert ix.scores_for("apple banana7", ["d7", "d8", "unknown"]).keys() == {"d7", "d8"}
+
+
+@needs_data
+def test_export_import_round_trip(tmp_path: Path, small_thresholds: None) -> None:
+    paragraphs, questions = _xquad("en")
+    texts = [s for p in paragraphs for s in p.split(". ")]
+    ix = LexicalIndex("en", k1=1.5)
+    model = _operations(ix, texts, 7)
+    state = ix.export_state()
+    assert state.meta["kind"] == "full" and all(not a.flags.writeable for a in state.arrays.values())
+    json.dumps(state.meta)  # JSON-able
+    back = LexicalIndex.from_state(state)
+    assert back.k1 == 1.5 and back.version == ix.version
+    _same(ix, back, questions[:30])
+    state.write(tmp_path / "full")
+    assert all(np.load(p, allow_pickle=False) is not None for p in (tmp_path / "full").glob("*.npy"))
+    mapped = LexicalIndex.from_state(LexicalState.read(tmp_path / "full", mmap=True))
+    _same(ix, mapped, questions[:30])
+    # a loaded (memory-mapped) index takes writes: copy-on-write, files untouched
+    before = {p.name: p.read_bytes() for p in (tmp_path / "full").iterdir()}
+    mapped.add(["new"], ["a brand new sentence about Normandy"])
+    mapped.delete([next(iter(model))])
+    ix.add(["new"], ["a brand new sentence about Normandy"])
+    ix.delete([next(iter(model))])
+    _same(ix, mapped, questions[:30])
+    assert before == {p.name: p.read_bytes() for p in (tmp_path / "full").iterdir()}
+    assert LexicalIndex.from_state(LexicalIndex("en").export_state()).top("x", 3) == []
+    # without postings: rebuilt from the forward index on load
+    slim = ix.export_state(postings=False)
+    assert "post_docs" not in slim.arrays
+    slim.write(tmp_path / "slim")
+    _same(ix, LexicalIndex.from_state(LexicalState.read(tmp_path / "slim")), questions[:30])
+
+
+@needs_data
+def test_deltas_replay_to_the_same_index(tmp_path: Path, small_thresholds: None) -> None:
+    paragraphs, questions = _xquad("en")
+    texts = [s for p in paragraphs for s in p.split(". ")]
+    ix = LexicalIndex("en")
+    _operations(ix, texts, 3)
+    full = ix.export_state()
+    deltas = []
+    for seed in (4, 5, 6):
+        _operations(ix, texts, seed)
+        ix.add(["brand-new"], [f"unseen{seed} vocabulary{seed} words"])
+        since = deltas[-1].meta["version"] if deltas else full.meta["version"]
+        delta = ix.export_delta(since)
+        assert len(delta.meta["ids"]) < len(ix)  # only what changed
+        delta.write(tmp_path / f"d{seed}")
+        deltas.append(delta)
+    full.write(tmp_path / "full")
+    loaded = LexicalIndex.from_state(LexicalState.read(tmp_path / "full", mmap=True))
+    with pytest.raises(StoreFormatError, match="out of order"):
+        loaded.apply_delta(deltas[1])
+    for seed in (4, 5, 6):
+        loaded.apply_delta(LexicalState.read(tmp_path / f"d{seed}"))
+    _same(ix, loaded, [*questions[:30], "unseen6 vocabulary5"])
+    assert loaded.export_delta(loaded.version).meta["ids"] == []  # nothing since
+    with pytest.raises(ValueError, match="full state"):
+        ix.export_delta(-5)
+    never = LexicalIndex("en")
+    never.add(["a"], ["x"])
+    never.delete(["a"])
+    with pytest.raises(ValueError, match="full state"):  # no export yet: nothing to count from
+        never.export_delta(0)
+    ix.clear()
+    with pytest.raises(ValueError, match="full state"):
+        ix.export_delta(deltas[-1].meta["version"])
+
+
+def test_postings_rebuilt_from_a_large_vocabulary() -> None:
+    """Past 65,536 postings and terms the rebuild sorts by 16-bit halves: same index."""
+    rng = np.random.default_rng(0)
+    ix = LexicalIndex("und")
+    ids = [f"d{i}" for i in range(3000)]
+    docs = [[f"t{x}" for x in rng.integers(0, 150_000, 60)] for _ in ids]
+    ix.add_tokens(ids, docs)
+    assert len(ix._vocab) > 65_536
+    slim = LexicalIndex.from_state(ix.export_state(postings=False))
+    queries = [" ".join(docs[i][:3]) for i in range(0, 3000, 97)]
+    _same(ix, slim, [*queries, "t70000 t149999", "t5 t5 t80000"])
+
+
+def test_damaged_state_is_a_store_format_error(tmp_path: Path) -> None:
+    ix = LexicalIndex("en")
+    ix.add(["a", "b"], ["cats run", "dogs bark"])
+    state = ix.export_state()
+    bad = dict(state.arrays)
+    bad["post_docs"] = np.array([0, 1, 9, 1], np.int32)
+    with pytest.raises(StoreFormatError):
+        LexicalIndex.from_state(LexicalState(state.meta, bad))
+    bad = dict(state.arrays)
+    bad["doc_terms"] = bad["doc_terms"].astype(np.int64)
+    with pytest.raises(StoreFormatError):
+        LexicalIndex.from_state(LexicalState(state.meta, bad))
+    with pytest.raises(StoreFormatError):
+        LexicalIndex.from_state(LexicalState({**state.meta, "format_version": 99}, state.arrays))
+    with pytest.raises(StoreFormatError):
+        LexicalIndex.from_state(LexicalState({**state.meta, "ids": ["a"]}, state.arrays))
+    state.write(tmp_path)
+    (tmp_path / "lexical.post_tfs.npy").unlink()
+    with pytest.raises(StoreFormatError):
+        LexicalState.read(tmp_path)
+
+
+def test_writers_and_readers_in_threads(small_thresholds: None) -> None:
+    words = [f"w{i}" for i in range(60)]
+    rng = random.Random(0)
+    texts = [" ".join(rng.choices(words, k=12)) for _ in range(200)]
+    ix = LexicalIndex("und")
+    errors: list[BaseException] = []
+    finals: dict[int, dict[str, str]] = {}
+
+    def writer(w: int) -> None:
+        r = random.Random(w)
+        model: dict[str, str] = {}
+        try:
+            for _ in range(150):
+                if r.random() < 0.7 or not model:
+                    d, t = f"{w}-{r.randrange(80)}", r.choice(texts)
+                    ix.add([d], [t])
+                    model.pop(d, None)
+                    model[d] = t
+                else:
+                    d = r.choice(sorted(model))
+                    ix.delete([d])
+                    del model[d]
+            finals[w] = model
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for i in range(300):
+                q = " ".join(rng.choices(words, k=3))
+                top = ix.top(q, 5)
+                assert all(s > 0 for _, s in top)
+                ix.scores_for(q, [d for d, _ in top] + ["0-1"])
+                if i % 20 == 0:
+                    order, scores = ix.scores(q)
+                    assert len(order) == len(scores)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    live = {d for m in finals.values() for d in m}
+    assert set(ix.scores("w1")[0]) == live
+    expected = _scratch({d: t for m in finals.values() for d, t in m.items()}, "und")
+    for q in ["w1 w2", "w30", "w5 w5 w59"]:
+        got = dict(ix.top(q, 500))
+        want = dict(expected.top(q, 500))
+        assert got.keys() == want.keys() and all(abs(got[d] - want[d]) < 1e-9 for d in got)

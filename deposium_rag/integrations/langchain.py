@@ -8,10 +8,13 @@ from typing import Any, Literal
 from deposium_rag.errors import missing_extra
 
 try:
-    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForRetrieverRun,
+        CallbackManagerForRetrieverRun,
+    )
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
-    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.indexing.base import DeleteResponse, DocumentIndex, UpsertResponse
     from langchain_core.vectorstores import VectorStore
     from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -26,7 +29,7 @@ import numpy as np
 from deposium_rag._validation import check_text, check_texts
 from deposium_rag.filters import RowFilter
 from deposium_rag.models import StaticEmbedder
-from deposium_rag.retrievers.router import LanguageRouter, RoutedResult
+from deposium_rag.retrievers.router import CONFIDENCE_KEY, LanguageRouter, RoutedResult
 from deposium_rag.store import FaissStore, Hit, IndexKind, relevance
 
 __all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbeddings"]
@@ -315,22 +318,60 @@ def as_encoder(embedding: Embeddings) -> Any:
     return embedding.embedder if isinstance(embedding, Model2VecEmbeddings) else EmbeddingsEncoder(embedding)
 
 
+# Reserved metadata key: set on documents added without a language, so that ``get`` can give
+# back exactly the metadata the caller stored (the router adds the detected language to it).
+DETECTED_KEY = "_language_detected"
+
+
+def add_to_router(
+    router: LanguageRouter,
+    texts: Sequence[str],
+    metadatas: Sequence[Mapping[str, Any] | None] | None,
+    ids: Sequence[str] | None,
+) -> list[str]:
+    """``router.add``, marking the documents whose language the router will detect."""
+    key = router.language_key
+    marked = []
+    for md in metadatas if metadatas is not None else [None] * len(texts):
+        if md is None or isinstance(md, Mapping):  # anything else: the router's typed error
+            md = dict(md or {})
+            if md.get(key) is None:
+                md[DETECTED_KEY] = True
+        marked.append(md)
+    return router.add(list(texts), marked, None if ids is None else list(ids))
+
+
+def stored_metadata(metadata: Mapping[str, Any], language_key: str) -> dict[str, Any]:
+    """Metadata as the caller stored it: without the detected language, its confidence and the
+    marker."""
+    md = dict(metadata)
+    if md.pop(DETECTED_KEY, False):
+        md.pop(language_key, None)
+        md.pop(CONFIDENCE_KEY, None)
+    return md
+
+
 def routed_documents(result: RoutedResult) -> list[Document]:
     """Documents carrying ``language``, ``score`` (cosine) and ``relevance`` in metadata."""
     docs = []
     for hit, lang in zip(result.hits, result.languages):
-        md = {**hit.metadata, "language": lang, "score": hit.score, "relevance": relevance(hit.score)}
+        md = {k: v for k, v in hit.metadata.items() if k != DETECTED_KEY}
+        md = {**md, "language": lang, "score": hit.score, "relevance": relevance(hit.score)}
         docs.append(Document(page_content=hit.text, metadata=md, id=hit.id))
     return docs
 
 
-class LanguageRoutingRetriever(BaseRetriever):
+class LanguageRoutingRetriever(DocumentIndex):
     """Retriever that searches only the partition of the query's language.
 
     ``invoke(query, k=..., language=..., filter=..., mode=...)`` overrides the defaults per
-    call; ``mode`` is ``"dense"``, ``"lexical"`` or ``"hybrid"`` (the router's default).
-    Build one with :meth:`from_texts` / :meth:`from_documents`, or around an existing
-    :class:`~deposium_rag.retrievers.LanguageRouter`.
+    call (``ainvoke`` takes the same options); ``mode`` is ``"dense"``, ``"lexical"`` or
+    ``"hybrid"`` (the router's default). Build one with :meth:`from_texts` /
+    :meth:`from_documents`, or around an existing :class:`~deposium_rag.retrievers.LanguageRouter`.
+
+    It is a LangChain ``DocumentIndex`` (``upsert`` / ``delete`` / ``get``, plus
+    ``get_by_ids``), so ``langchain_core.indexing.index(docs, record_manager, retriever, ...)``
+    keeps it in step with a source, incremental or full cleanup included.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -342,6 +383,31 @@ class LanguageRoutingRetriever(BaseRetriever):
     mode: Literal["dense", "lexical", "hybrid"] | None = None  # None: the router's default
     fusion: Literal["convex", "minmax", "rrf"] | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)  # drop hits below it
+
+    def _search(
+        self,
+        query: str,
+        k: int | None = None,
+        language: str | None = None,
+        filter: LangChainFilter = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        weight: float | None = None,
+        min_relevance: float | None = None,
+    ) -> list[Document]:
+        """The one search both ``invoke`` and ``ainvoke`` run: per-call options over defaults."""
+        result = self.router.search(
+            query,
+            self.k if k is None else k,
+            language=language or self.language,
+            filter=to_filter(filter if filter is not None else self.filter),
+            mode=mode or self.mode,  # type: ignore[arg-type]
+            fusion=fusion or self.fusion,  # type: ignore[arg-type]
+            weight=self.weight if weight is None else weight,
+            min_relevance=self.min_relevance if min_relevance is None else min_relevance,
+        )
+        return routed_documents(result)
 
     def _get_relevant_documents(
         self,
@@ -354,18 +420,29 @@ class LanguageRoutingRetriever(BaseRetriever):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        result = self.router.search(
-            query,
-            self.k if k is None else k,
-            language=language or self.language,
-            filter=to_filter(filter if filter is not None else self.filter),
-            mode=mode or self.mode,  # type: ignore[arg-type]
-            fusion=fusion or self.fusion,  # type: ignore[arg-type]
-            weight=self.weight if weight is None else weight,
+        return self._search(query, k, language, filter, mode, fusion, weight, min_relevance)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        language: str | None = None,
+        filter: LangChainFilter = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        weight: float | None = None,
+        min_relevance: float | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Same options as ``invoke``; the search runs in a worker thread (the loop stays free)."""
+        return await asyncio.to_thread(
+            self._search, query, k, language, filter, mode, fusion, weight, min_relevance
         )
-        return routed_documents(result)
 
     @classmethod
     def from_texts(
@@ -380,7 +457,7 @@ class LanguageRoutingRetriever(BaseRetriever):
     ) -> LanguageRoutingRetriever:
         """Detect each text's language, embed, and build the partitions."""
         router = LanguageRouter(as_encoder(embedding), **router_options)
-        router.add(list(texts), list(metadatas) if metadatas is not None else None, ids)
+        add_to_router(router, texts, metadatas, ids)
         return cls(router=router, k=k)
 
     @classmethod
@@ -397,9 +474,43 @@ class LanguageRoutingRetriever(BaseRetriever):
             **router_options,
         )
 
-    def add_documents(self, documents: Sequence[Document]) -> list[str]:
-        ids = [d.id or _new_id() for d in documents]
-        return self.router.add([d.page_content for d in documents], [d.metadata for d in documents], ids)
+    def add_documents(self, documents: Sequence[Document], **kwargs: Any) -> list[str]:
+        """Upsert documents (by ``Document.id``; a new id when it has none); returns their ids."""
+        ids = kwargs.get("ids") or [d.id or _new_id() for d in documents]
+        return add_to_router(
+            self.router, [d.page_content for d in documents], [d.metadata for d in documents], ids
+        )
+
+    # -- DocumentIndex ----------------------------------------------------------------------------
+    def upsert(self, items: Sequence[Document], /, **kwargs: Any) -> UpsertResponse:
+        """Add or replace documents by id (all or nothing: a bad item stores none)."""
+        ids = self.add_documents(items)
+        return UpsertResponse(succeeded=list(dict.fromkeys(ids)), failed=[])
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> DeleteResponse:
+        """Delete by ids (unknown ids are ignored), or everything matching ``filter=``."""
+        if ids is None and kwargs.get("filter") is not None:
+            ids = self.router.ids(to_filter(kwargs["filter"]))
+        if ids is None:
+            raise ValueError("delete needs ids (or filter=...); to remove everything call router.clear()")
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of str, got a single str; wrap it in a list")
+        ids = list(ids)
+        present = [r.id for r in self.router.get(ids)]
+        removed = self.router.delete(ids)
+        return DeleteResponse(num_deleted=removed, succeeded=present, num_failed=0, failed=[])
+
+    def get(self, ids: Sequence[str], /, **kwargs: Any) -> list[Document]:
+        """Documents by id, in the order asked; unknown ids are skipped."""
+        key = self.router.language_key
+        return [
+            Document(page_content=r.text, metadata=stored_metadata(r.metadata, key), id=r.id)
+            for r in self.router.get(ids)
+        ]
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Same as :meth:`get` (the name LangChain vector stores use)."""
+        return self.get(ids)
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         return self.router.save(folder)

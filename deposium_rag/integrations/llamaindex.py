@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from deposium_rag.errors import missing_extra
 
 try:
+    from llama_index.core.base.base_retriever import QueryType
     from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
     from llama_index.core.callbacks import CallbackManager
     from llama_index.core.retrievers import BaseRetriever
-    from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
+    from llama_index.core.schema import (
+        BaseNode,
+        Document,
+        MetadataMode,
+        NodeRelationship,
+        NodeWithScore,
+        QueryBundle,
+        RelatedNodeInfo,
+        TextNode,
+    )
     from llama_index.core.vector_stores.types import (
         BasePydanticVectorStore,
         FilterCondition,
@@ -33,8 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deposium_rag.metadata import to_json_metadata
 from deposium_rag.models import StaticEmbedder
-from deposium_rag.retrievers.router import LanguageRouter
+from deposium_rag.retrievers.router import CONFIDENCE_KEY, LanguageRouter
 from deposium_rag.store import FaissStore, IndexKind
 
 __all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbedding", "to_core_filter"]
@@ -148,6 +160,29 @@ def to_core_filter(filters: MetadataFilters | None) -> dict[str, Any] | None:
     return {"$and": parts}
 
 
+def _json_node(node: BaseNode, position: int) -> BaseNode:
+    """The node with its metadata converted by the core rules (dates, numpy numbers, sets),
+    including the copies of its source's metadata that its relationships carry."""
+    where = f"nodes[{position}]"
+    converted = to_json_metadata(node.metadata, position, path=f"{where}.metadata")
+    relationships: dict[Any, Any] = {}
+    for rel, info in node.relationships.items():
+        infos = info if isinstance(info, list) else [info]
+        name = rel.name if isinstance(rel, NodeRelationship) else str(rel)
+        fixed = [
+            i.model_copy(
+                update={
+                    "metadata": to_json_metadata(
+                        i.metadata, position, path=f"{where}.relationships[{name}].metadata"
+                    )
+                }
+            )
+            for i in infos
+        ]
+        relationships[rel] = fixed if isinstance(info, list) else fixed[0]
+    return node.model_copy(update={"metadata": converted, "relationships": relationships})
+
+
 def _persist_folder(persist_path: str | os.PathLike[str]) -> Path:
     """StorageContext hands us ``<dir>/<namespace>__vector_store.json``; we keep a folder."""
     path = Path(persist_path)
@@ -209,7 +244,10 @@ class FAISSVectorStore(BasePydanticVectorStore):
                 )
             vectors.append(node.embedding)
         texts = [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        metadatas = [node_to_metadata_dict(n, remove_text=True, flat_metadata=False) for n in nodes]
+        metadatas = [
+            node_to_metadata_dict(_json_node(n, i), remove_text=True, flat_metadata=False)
+            for i, n in enumerate(nodes)
+        ]
         return self._store.add(
             np.asarray(vectors, dtype=np.float32), texts, metadatas, [n.node_id for n in nodes]
         )
@@ -339,11 +377,50 @@ class FAISSVectorStore(BasePydanticVectorStore):
 
 
 # -- language routing retriever --------------------------------------------------------------------
+NODE_KEY = "_node"  # reserved metadata key: what a node needs besides text and metadata
+_RETRIEVE_OPTIONS = ("similarity_top_k", "language", "filters", "mode", "fusion", "weight", "min_relevance")
+# Per-call options of retrieve()/aretrieve(): a context variable, so concurrent calls (threads or
+# tasks) each see their own, and asyncio.to_thread carries them into the worker thread.
+_CALL_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("deposium_retrieve_options", default=None)
+
+
+def _node_record(node: BaseNode) -> dict[str, Any]:
+    """Relationships (source document, neighbours) and excluded keys, in JSON form."""
+    relationships: dict[str, Any] = {}
+    for rel, info in node.relationships.items():
+        rel_key = rel.value if isinstance(rel, NodeRelationship) else str(rel)
+        if isinstance(info, list):
+            relationships[rel_key] = [i.to_dict() for i in info]
+        else:
+            relationships[rel_key] = info.to_dict()
+    return {
+        "relationships": relationships,
+        "excluded_embed_metadata_keys": list(node.excluded_embed_metadata_keys),
+        "excluded_llm_metadata_keys": list(node.excluded_llm_metadata_keys),
+    }
+
+
+def _relationships(stored: Mapping[str, Any]) -> dict[NodeRelationship, Any]:
+    out: dict[NodeRelationship, Any] = {}
+    for rel_key, info in stored.items():
+        rel = NodeRelationship(rel_key)
+        if isinstance(info, list):
+            out[rel] = [RelatedNodeInfo.from_dict(i) for i in info]
+        else:
+            out[rel] = RelatedNodeInfo.from_dict(info)
+    return out
+
+
 class LanguageRoutingRetriever(BaseRetriever):
     """LlamaIndex retriever that searches only the partition of the query's language.
 
     Returned nodes carry ``language`` in metadata; that key is excluded from the text
-    LlamaIndex embeds and shows the LLM, so it never skews vectors or prompts.
+    LlamaIndex embeds and shows the LLM, so it never skews vectors or prompts. Nodes keep their
+    ``ref_doc_id`` and relationships (kept under the reserved metadata key ``_node``, with
+    ``ref_doc_id`` beside it so :meth:`delete_ref_doc` and filters can use it).
+
+    ``retrieve(query, similarity_top_k=..., language=..., filters=..., mode=..., fusion=...,
+    weight=...)`` overrides the defaults for one call; ``aretrieve`` takes the same options.
     """
 
     def __init__(
@@ -356,6 +433,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -365,6 +443,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         self.language = language
         self.filters = filters
         self.mode, self.fusion, self.weight = mode, fusion, weight
+        self.min_relevance = min_relevance  # hits below this relevance are dropped
 
     @classmethod
     def from_documents(
@@ -386,40 +465,115 @@ class LanguageRoutingRetriever(BaseRetriever):
         for node in nodes:
             if key not in node.excluded_embed_metadata_keys:
                 node.excluded_embed_metadata_keys = [*node.excluded_embed_metadata_keys, key]
+        metadatas = []
+        for i, n in enumerate(nodes):
+            md = to_json_metadata(n.metadata, i, path=f"nodes[{i}].metadata")
+            record, ref_doc_id = _node_record(n), n.ref_doc_id
+            if ref_doc_id is None and isinstance(n, Document):
+                # A whole document stored as one node is its own source, as one-chunk
+                # documents are in a VectorStoreIndex: citations and delete_ref_doc work.
+                ref_doc_id = n.doc_id
+                record["relationships"][NodeRelationship.SOURCE.value] = n.as_related_node_info().to_dict()
+            md[NODE_KEY] = to_json_metadata(record, i, path=f"nodes[{i}].relationships")
+            if ref_doc_id is not None:
+                md["ref_doc_id"] = ref_doc_id
+            metadatas.append(md)
         return self.router.add(
             [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
-            [dict(n.metadata) for n in nodes],
+            metadatas,
             [n.node_id for n in nodes],
             embed_texts=[n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
         )
 
-    def _filter(self) -> dict[str, Any] | None:
-        if isinstance(self.filters, MetadataFilters):
-            return to_core_filter(self.filters)
-        return self.filters
+    def insert_nodes(self, nodes: Sequence[BaseNode]) -> list[str]:
+        """Alias of :meth:`add_nodes` (the name LlamaIndex indexes use)."""
+        return self.add_nodes(nodes)
+
+    def delete_ref_doc(self, ref_doc_id: str) -> int:
+        """Delete every node of one source document; returns how many were removed."""
+        return self.router.delete(self.router.ids({"ref_doc_id": ref_doc_id}))
+
+    def delete_nodes(self, node_ids: Sequence[str]) -> int:
+        return self.router.delete(list(node_ids))
+
+    def persist(self, persist_dir: str | os.PathLike[str] = "./storage") -> Path:
+        """Save the partitions atomically (FAISS + JSON + manifest; no pickle)."""
+        return self.router.save(persist_dir)
+
+    @classmethod
+    def from_persist_dir(
+        cls,
+        persist_dir: str | os.PathLike[str],
+        embed_model: Model2VecEmbedding,
+        similarity_top_k: int = 4,
+        **retriever_options: Any,
+    ) -> LanguageRoutingRetriever:
+        """Load what :meth:`persist` wrote; refuses another model's data, naming both."""
+        router = LanguageRouter.load(persist_dir, embed_model.embedder)
+        return cls(router, similarity_top_k, **retriever_options)
+
+    # -- retrieval ---------------------------------------------------------------------------------
+    def _call_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(_RETRIEVE_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"unknown retrieve option(s) {', '.join(unknown)}; supported: {', '.join(_RETRIEVE_OPTIONS)}"
+            )
+        return options
+
+    def retrieve(self, str_or_query_bundle: QueryType, **options: Any) -> list[NodeWithScore]:
+        """Retrieve; ``options`` (see the class docstring) override the defaults for this call."""
+        token = _CALL_OPTIONS.set(self._call_options(options))
+        try:
+            return super().retrieve(str_or_query_bundle)
+        finally:
+            _CALL_OPTIONS.reset(token)
+
+    async def aretrieve(self, str_or_query_bundle: QueryType, **options: Any) -> list[NodeWithScore]:
+        """Async twin of :meth:`retrieve`, with the same per-call options."""
+        token = _CALL_OPTIONS.set(self._call_options(options))
+        try:
+            return await super().aretrieve(str_or_query_bundle)
+        finally:
+            _CALL_OPTIONS.reset(token)
+
+    def _setting(self, options: Mapping[str, Any], name: str) -> Any:
+        value = options.get(name)
+        return getattr(self, name) if value is None else value
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        options = _CALL_OPTIONS.get() or {}
+        filters = self._setting(options, "filters")
         result = self.router.search(
             query_bundle.query_str,
-            self.similarity_top_k,
-            language=self.language,
-            filter=self._filter(),
-            mode=self.mode,  # type: ignore[arg-type]
-            fusion=self.fusion,  # type: ignore[arg-type]
-            weight=self.weight,
+            self._setting(options, "similarity_top_k"),
+            language=self._setting(options, "language"),
+            filter=to_core_filter(filters) if isinstance(filters, MetadataFilters) else filters,
+            mode=self._setting(options, "mode"),
+            fusion=self._setting(options, "fusion"),
+            weight=self._setting(options, "weight"),
+            min_relevance=self._setting(options, "min_relevance"),
         )
+        return [self._to_node(hit, lang) for hit, lang in zip(result.hits, result.languages)]
+
+    def _to_node(self, hit: Any, lang: str) -> NodeWithScore:
         key = self.router.language_key
-        out = []
-        for hit, lang in zip(result.hits, result.languages):
-            node = TextNode(
-                id_=hit.id,
-                text=hit.text,
-                metadata={**hit.metadata, key: lang},
-                excluded_embed_metadata_keys=[key],
-                excluded_llm_metadata_keys=[key],
-            )
-            out.append(NodeWithScore(node=node, score=hit.score))
-        return out
+        metadata = dict(hit.metadata)
+        record = metadata.pop(NODE_KEY, None) or {}
+        if record:
+            metadata.pop("ref_doc_id", None)
+        routing = [k for k in (key, CONFIDENCE_KEY) if k == key or k in metadata]  # not for embed or LLM
+        embed_excluded = list(record.get("excluded_embed_metadata_keys", []))
+        llm_excluded = list(record.get("excluded_llm_metadata_keys", []))
+        node = TextNode(
+            id_=hit.id,
+            text=hit.text,
+            metadata={**metadata, key: lang},
+            excluded_embed_metadata_keys=embed_excluded + [k for k in routing if k not in embed_excluded],
+            excluded_llm_metadata_keys=llm_excluded + [k for k in routing if k not in llm_excluded],
+            relationships=_relationships(record.get("relationships", {})),
+        )
+        return NodeWithScore(node=node, score=hit.score)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)

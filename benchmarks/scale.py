@@ -1,0 +1,472 @@
+"""Scale: ingest, save, cold open, warm latency, recall and memory at 100k-1M documents.
+
+Why: users index whole documentation sets with a 1024-d model; the figures that matter
+there (cold open, save after a small change, per-query latency, RAM per document) only
+show at that size. The model is synthetic but of the default model's shape (1024 dims,
+150k-token byte-level BPE vocabulary, random vectors; see benchmarks/_synthetic.py) and
+the corpora are shared-data texts replicated with perturbations: an 11-language one
+(routing can shrink each search) and an English one (one partition: the index must).
+
+Every figure comes from the public router API (``LanguageRouter`` add / save / load /
+search / route, the encoder, the backend seam) so the script keeps working as storage
+changes. Each measurement is one function taking a :class:`Ctx`; add one to
+``MEASUREMENTS`` to extend. Router options (e.g. ``--router-option index=hnsw``) are passed
+to ``LanguageRouter`` as given. Speed is compared as ratios within one run: embed-only
+against ingest; langchain-community FAISS (the ``bench`` extra) on the dense path.
+
+    python benchmarks/scale.py                      # 100k, both corpora (several minutes)
+    python benchmarks/scale.py --n 1000000 --variants multi --json scale-1m.json
+    python benchmarks/scale.py --n 5000 --queries 20  # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._synthetic import XQUAD_LANGS, make_corpus, make_model, queries  # noqa: E402
+from deposium_rag import LanguageRouter, StaticEmbedder  # noqa: E402
+
+BATCH = 2_000
+MODES = ("dense", "lexical", "hybrid")
+
+
+@dataclass
+class Ctx:
+    """What the measurements share for one corpus variant."""
+
+    args: argparse.Namespace
+    variant: str
+    languages: list[str]
+    embedder: StaticEmbedder
+    model_dir: Path
+    work: Path
+    texts: list[str]
+    ids: list[str]
+    queries: list[tuple[str, str]]
+    options: dict[str, Any]
+    router: LanguageRouter | None = None
+    vectors: np.ndarray | None = None  # embed-only output, kept for exact recall and the peer
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.texts)
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    arr = np.asarray(samples) * 1000.0
+    return {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95))}
+
+
+def _ingest(ctx: Ctx, router: LanguageRouter, texts: list[str], ids: list[str]) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(texts), BATCH):
+        router.add(texts[i : i + BATCH], ids=ids[i : i + BATCH])
+    return time.perf_counter() - start
+
+
+# -- measurements -----------------------------------------------------------------------------------
+def embed_only(ctx: Ctx) -> None:
+    """Embedding alone: the floor any ingest pays."""
+    # Kept for exact recall and the peer; float16 past 300k documents (RAM on a shared machine):
+    # recall then re-ranks its top 50 with freshly embedded float32 vectors.
+    out = np.empty((ctx.n, ctx.embedder.dim), np.float16 if ctx.n > 300_000 else np.float32)
+    start = time.perf_counter()
+    for i in range(0, ctx.n, BATCH):
+        out[i : i + BATCH] = ctx.embedder.encode(ctx.texts[i : i + BATCH])
+    elapsed = time.perf_counter() - start
+    ctx.vectors = out
+    ctx.results["embed_only_docs_per_s"] = ctx.n / elapsed
+
+
+def ingest_dense(ctx: Ctx) -> None:
+    """Detect + embed + index, no BM25 (``lexical=False``), on up to ``--dense-ingest-n`` docs."""
+    m = min(ctx.n, ctx.args.dense_ingest_n)
+    router = LanguageRouter(ctx.embedder, lexical=False, mode="dense", **ctx.options)
+    elapsed = _ingest(ctx, router, ctx.texts[:m], ctx.ids[:m])
+    ctx.results["ingest_dense_docs_per_s"] = m / elapsed
+    del router
+    gc.collect()
+
+
+def ingest_hybrid(ctx: Ctx) -> None:
+    """Detect + embed + index with BM25: the router every later measurement uses."""
+    ctx.router = LanguageRouter(ctx.embedder, **ctx.options)
+    elapsed = _ingest(ctx, ctx.router, ctx.texts, ctx.ids)
+    ctx.results["ingest_hybrid_docs_per_s"] = ctx.n / elapsed
+    ctx.results["partitions"] = ctx.router.counts()
+
+
+def save_full_vs_incremental(ctx: Ctx) -> None:
+    """A full save, then +100 documents and a save into the same folder."""
+    assert ctx.router is not None
+    folder = ctx.work / f"store-{ctx.variant}"
+    shutil.rmtree(folder, ignore_errors=True)
+    start = time.perf_counter()
+    ctx.router.save(folder)
+    full = time.perf_counter() - start
+    extra = [f"{t} (update)" for t in ctx.texts[:100]]
+    ctx.router.add(extra, ids=[f"extra-{i}" for i in range(100)])
+    start = time.perf_counter()
+    ctx.router.save(folder)
+    incremental = time.perf_counter() - start
+    ctx.results["save_full_s"] = full
+    ctx.results["save_plus100_s"] = incremental
+    ctx.results["save_plus100_over_full"] = incremental / full
+    ctx.results["disk_mb"] = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+    ctx.results["store_folder"] = str(folder)
+
+
+def cold_open(ctx: Ctx) -> None:
+    """A fresh process: load the model, ``LanguageRouter.load``, first hybrid query; RSS per document
+    after the load and after one query per language (psutil, minus the RSS before the load)."""
+    folder = ctx.results.get("store_folder")
+    if folder is None:
+        raise RuntimeError("cold_open needs save_full_vs_incremental first")
+    ctx.router = None
+    gc.collect()
+    first = ctx.queries[0][0]
+    touch = [next(q for q, lang in ctx.queries if lang == x) for x in ctx.languages]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--_cold",
+        folder,
+        "--model-dir",
+        str(ctx.model_dir),
+    ]
+    cmd += ["--_query", first, *[a for q in touch for a in ("--_touch", q)]]
+    out = subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    n = got.pop("documents")
+    ctx.results["cold_model_load_s"] = got["model_load_s"]
+    ctx.results["cold_router_load_s"] = got["router_load_s"]
+    ctx.results["cold_first_hybrid_query_s"] = got["first_query_s"]
+    ctx.results["cold_load_plus_first_query_s"] = got["router_load_s"] + got["first_query_s"]
+    ctx.results["rss_kb_per_doc_after_load"] = got["rss_load_bytes"] / n / 1024
+    ctx.results["rss_kb_per_doc_after_touch"] = got["rss_touch_bytes"] / n / 1024
+
+
+def _cold_child(args: argparse.Namespace) -> None:
+    import faiss  # noqa: F401  (imported before the baseline: code, not per-document memory)
+    import psutil
+    import Stemmer  # noqa: F401
+
+    proc = psutil.Process()
+    start = time.perf_counter()
+    embedder = StaticEmbedder(args.model_dir)
+    embedder.encode(["warm up the tokenizer"])
+    model_load = time.perf_counter() - start
+    gc.collect()
+    base = proc.memory_info().rss
+    start = time.perf_counter()
+    router = LanguageRouter.load(args._cold, embedder)
+    router_load = time.perf_counter() - start
+    rss_load = proc.memory_info().rss - base
+    start = time.perf_counter()
+    router.search(args._query, k=10, mode="hybrid")
+    first = time.perf_counter() - start
+    for q in args._touch or []:
+        router.search(q, k=10, mode="hybrid")
+    rss_touch = proc.memory_info().rss - base
+    print(
+        json.dumps(
+            {
+                "documents": len(router),
+                "model_load_s": model_load,
+                "router_load_s": router_load,
+                "first_query_s": first,
+                "rss_load_bytes": rss_load,
+                "rss_touch_bytes": rss_touch,
+            }
+        )
+    )
+
+
+def add_one_then_query(ctx: Ctx) -> None:
+    """Add one document to the biggest partition, then a hybrid query there (median of 5)."""
+    assert ctx.router is not None
+    counts = ctx.router.counts()
+    lang = max(counts, key=lambda x: counts[x])
+    text = next(t for t, i in zip(ctx.texts, range(ctx.n)) if ctx.router.language_of(ctx.ids[i]) == lang)
+    query = next((q for q, x in ctx.queries if x == lang), ctx.queries[0][0])
+    samples, query_only = [], []
+    for j in range(5):
+        start = time.perf_counter()
+        ctx.router.add([f"{text} {j}"], [{"language": lang}], ids=[f"one-{j}"])
+        mid = time.perf_counter()
+        ctx.router.search(query, k=10, mode="hybrid", language=lang)
+        samples.append(time.perf_counter() - start)
+        query_only.append(time.perf_counter() - mid)
+    ctx.results["add1_then_query_ms"] = float(np.median(samples)) * 1000
+    ctx.results["add1_then_query_partition"] = f"{lang} ({counts[lang]} docs)"
+    ctx.results["query_after_add1_ms"] = float(np.median(query_only)) * 1000
+
+
+@contextlib.contextmanager
+def _timing(obj: Any, names: list[str], acc: dict[str, float]) -> Iterator[None]:
+    """Wrap ``obj.<name>`` so each call adds its duration to ``acc[name]`` (instance attributes)."""
+    saved = {}
+    for name in names:
+        fn = getattr(obj, name, None)
+        if fn is None:
+            continue
+
+        def timed(*a: Any, _fn: Callable[..., Any] = fn, _name: str = name, **kw: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _fn(*a, **kw)
+            finally:
+                acc[_name] = acc.get(_name, 0.0) + time.perf_counter() - start
+
+        try:
+            setattr(obj, name, timed)
+            saved[name] = fn
+        except (AttributeError, TypeError):
+            continue
+    try:
+        yield
+    finally:
+        for name in saved:
+            with contextlib.suppress(AttributeError):
+                delattr(obj, name)
+
+
+_SEARCH_CALLS = ["dense", "dense_scores", "lexical", "lexical_scores"]
+
+
+def warm_latency(ctx: Ctx) -> None:
+    """Warm routed p50/p95 per mode; then one timed pass split into detect / embed / search
+    (backend dense + BM25 calls) / fetch (records) / fusion (the rest: routing logic, fusion)."""
+    router = ctx.router
+    assert router is not None
+    qs = [q for q, _ in ctx.queries]
+    for q in qs[:20]:
+        router.search(q, k=10)
+    for mode in MODES:
+        samples = []
+        for q in qs:
+            start = time.perf_counter()
+            router.search(q, k=10, mode=mode)
+            samples.append(time.perf_counter() - start)
+        ctx.results[f"warm_{mode}"] = _percentiles(samples)
+        acc: dict[str, float] = {}
+        with (
+            _timing(router.detector, ["detect"], acc),
+            _timing(router.encoder, ["encode"], acc),
+            _timing(router.backend, [*_SEARCH_CALLS, "get"], acc),
+        ):
+            start = time.perf_counter()
+            for q in qs:
+                router.search(q, k=10, mode=mode)
+            total = time.perf_counter() - start
+        per = {k: v / len(qs) * 1000 for k, v in acc.items()}
+        split = {
+            "detect_ms": per.get("detect", 0.0),
+            "embed_ms": per.get("encode", 0.0),
+            "search_ms": sum(per.get(k, 0.0) for k in _SEARCH_CALLS),
+            "fetch_ms": per.get("get", 0.0),
+        }
+        split["fusion_other_ms"] = total / len(qs) * 1000 - sum(split.values())
+        ctx.results[f"warm_{mode}"].update(split)
+
+
+def recall_vs_exact(ctx: Ctx) -> None:
+    """recall@10 of routed dense search against an exact scan of the same partition."""
+    router = ctx.router
+    assert router is not None and ctx.vectors is not None
+    lang_of = np.array([router.language_of(d) or "" for d in ctx.ids])
+    rows: dict[str, np.ndarray] = {lang: np.flatnonzero(lang_of == lang) for lang in router.counts()}
+    recalls = []
+    for q, _ in ctx.queries:
+        result = router.search(q, k=10, mode="dense")
+        langs = [x for x in result.route.languages if x in rows]
+        cand = np.concatenate([rows[x] for x in langs]) if langs else np.empty(0, np.int64)
+        if not len(cand):
+            continue
+        qv = ctx.embedder.encode([q])[0]
+        scores = ctx.vectors[cand].astype(np.float32) @ qv
+        best = cand[np.argsort(-scores)[:50]]
+        if ctx.vectors.dtype != np.float32:
+            again = ctx.embedder.encode([ctx.texts[i] for i in best]) @ qv
+            best = best[np.argsort(-again, kind="stable")]
+        exact = {ctx.ids[i] for i in best[:10]}
+        got = {h.id for h in result.hits}
+        recalls.append(len(exact & got) / max(1, min(10, len(cand))))
+    ctx.results["recall_at_10_vs_exact"] = float(np.mean(recalls)) if recalls else float("nan")
+
+
+def faiss_peer(ctx: Ctx) -> None:
+    """langchain-community FAISS (IndexFlatL2, its defaults) on the same vectors: build and query."""
+    assert ctx.vectors is not None
+    ctx.router = None  # the peer is measured last: free the router's RAM first
+    gc.collect()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langchain_community.vectorstores import FAISS
+
+    from deposium_rag.integrations.langchain import Model2VecEmbeddings
+
+    emb = Model2VecEmbeddings(model=str(ctx.model_dir))
+    start = time.perf_counter()
+    store = FAISS.from_embeddings(list(zip(ctx.texts, ctx.vectors)), emb, ids=ctx.ids)
+    ctx.results["peer_faiss_build_s"] = time.perf_counter() - start
+    qs = [q for q, _ in ctx.queries]
+    qvecs = emb.embed_documents(qs)
+    by_vector, with_embed = [], []
+    for q, v in zip(qs, qvecs):
+        start = time.perf_counter()
+        store.similarity_search_by_vector(v, k=10)
+        by_vector.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        store.similarity_search(q, k=10)
+        with_embed.append(time.perf_counter() - start)
+    ctx.results["peer_faiss_by_vector"] = _percentiles(by_vector)
+    ctx.results["peer_faiss_with_embed"] = _percentiles(with_embed)
+    del store
+    gc.collect()
+
+
+MEASUREMENTS: dict[str, Callable[[Ctx], None]] = {
+    "embed_only": embed_only,
+    "ingest_dense": ingest_dense,
+    "ingest_hybrid": ingest_hybrid,
+    "warm": warm_latency,
+    "recall": recall_vs_exact,  # before anything is added beyond the corpus
+    "add_one": add_one_then_query,
+    "save": save_full_vs_incremental,
+    "cold": cold_open,  # releases the in-process router first (RAM at 1M)
+    "peer": faiss_peer,
+}
+
+
+# -- report -----------------------------------------------------------------------------------------
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k.removesuffix('_ms')} {_fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    variants = list(results)
+    keys: list[str] = []
+    for r in results.values():
+        keys += [k for k in r if k not in keys and k not in ("store_folder",)]
+    lines = [f"| figure | {' | '.join(variants)} |", "|---|" + "---|" * len(variants)]
+    for k in keys:
+        lines.append(f"| {k} | {' | '.join(_fmt(results[v].get(k, '')) for v in variants)} |")
+    return "\n".join(lines)
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, _, raw = text.partition("=")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=100_000, help="documents per corpus")
+    parser.add_argument("--variants", default="multi,en", help="multi (11 languages) and/or en")
+    parser.add_argument(
+        "--queries", type=int, default=40, help="questions per language (multi) or in total (en)"
+    )
+    parser.add_argument(
+        "--model-dir", help="folder for the synthetic model (kept, reused); default: temporary"
+    )
+    parser.add_argument("--vocab", type=int, default=150_000)
+    parser.add_argument("--dim", type=int, default=1024)
+    parser.add_argument(
+        "--dense-ingest-n", type=int, default=100_000, help="documents for the dense-only ingest"
+    )
+    parser.add_argument(
+        "--skip", default="", help="comma-separated measurements to skip: " + ", ".join(MEASUREMENTS)
+    )
+    parser.add_argument("--router-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--_cold", help=argparse.SUPPRESS)
+    parser.add_argument("--_query", help=argparse.SUPPRESS)
+    parser.add_argument("--_touch", action="append", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._cold:
+        _cold_child(args)
+        return
+    skip = {s for s in args.skip.split(",") if s}
+    options = dict(_option(o) for o in args.router_option)
+    work = Path(tempfile.mkdtemp(prefix="deposium-scale-"))
+    model_dir = Path(args.model_dir) if args.model_dir else work / "model"
+    try:
+        t = time.perf_counter()
+        make_model(model_dir, vocab_size=args.vocab, dim=args.dim)
+        embedder = StaticEmbedder(model_dir)
+        print(
+            f"model: {args.vocab} tokens x {args.dim} dims ({time.perf_counter() - t:.0f} s)", file=sys.stderr
+        )
+        results: dict[str, dict[str, Any]] = {}
+        for variant in args.variants.split(","):
+            langs = list(XQUAD_LANGS) if variant == "multi" else [variant]
+            corpus = make_corpus(args.n, langs)
+            per_lang = args.queries if variant == "multi" else args.queries * 5
+            ctx = Ctx(
+                args,
+                variant,
+                langs,
+                embedder,
+                model_dir,
+                work,
+                [t for t, _ in corpus],
+                [f"doc-{i}" for i in range(len(corpus))],
+                queries(langs, per_lang),
+                options,
+            )
+            ctx.results["documents"] = ctx.n
+            for name, fn in MEASUREMENTS.items():
+                if name in skip:
+                    continue
+                t = time.perf_counter()
+                results[f"{variant} ({ctx.n:,})"] = ctx.results
+                fn(ctx)
+                print(f"[{variant}] {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+                if args.json:  # partial results survive an interrupted long run
+                    Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+            ctx.router = None
+            ctx.vectors = None
+            gc.collect()
+        print(table(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
