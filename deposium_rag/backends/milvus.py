@@ -717,19 +717,20 @@ class MilvusBackend:
         return [(d, s) for d, s in self._search(language, terms, "sparse", k, filter) if s > 0]
 
     def lexical_scores(self, language: str, query: str, ids: Sequence[str]) -> dict[str, float]:
+        """BM25 of each given id; 0.0 where no term matches (or the id is not of that language).
+
+        One request: the router asks for ids it has just seen in that language, so checking they
+        exist first would cost a round trip for nothing.
+        """
         wanted = list(dict.fromkeys(d for d in ids if isinstance(d, str)))
-        if not wanted:
-            return {}
-        known = {d for d, lang in self.language_of(wanted).items() if lang == language}
-        out = dict.fromkeys((d for d in wanted if d in known), 0.0)
+        out = dict.fromkeys(wanted, 0.0)
         terms = lex_terms(language, query)
-        if not terms or not known:
+        if not terms or not wanted:
             return out
         self._ready()
         params = {"metric_type": "BM25", "params": {"bm25_k1": _BM25_K1, "bm25_b": _BM25_B}}
-        ordered = [d for d in wanted if d in known]
-        for i in range(0, len(ordered), _CHUNK):
-            chunk = ordered[i : i + _CHUNK]
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
             res = self._call(
                 "search",
                 self.client.search,
