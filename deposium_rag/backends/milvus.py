@@ -284,6 +284,7 @@ class MilvusBackend:
         self._client: Any = None
         self._config: BackendConfig | None = None
         self._counts: dict[str, int] | None = None  # read lazily: a scan of the collection
+        self._dirty = False  # written since the last flush
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -435,6 +436,7 @@ class MilvusBackend:
         self._call("load_collection", client.load_collection, self.collection)
 
     def _refresh_counts(self) -> None:
+        self._ready()
         counts: dict[str, int] = {}
         for row in self._iterate("", ["language"]):
             counts[row["language"]] = counts.get(row["language"], 0) + 1
@@ -501,6 +503,7 @@ class MilvusBackend:
         expr, exact = filter_expression(filter)
         base = f"language == {_lit(language)}"
         full = base if expr is None else f"{base} and ({expr})"
+        self._ready()
         if exact:
             return [row["id"] for row in self._iterate(full, ["id"])]
         pred = compile_filter(filter)
@@ -554,7 +557,7 @@ class MilvusBackend:
                     batch = rows[i : i + _BATCH]
                     self._call("upsert", self.client.upsert, self.collection, batch)
                     done = i + len(batch)
-                self._flush()
+                self._dirty = True
             except Exception:
                 self._rollback(ids[:done], before)
                 raise
@@ -579,13 +582,25 @@ class MilvusBackend:
             ]
             for i in range(0, len(old), _BATCH):
                 self.client.upsert(self.collection, old[i : i + _BATCH])
-            self._flush()
+            self._dirty = True
         except Exception:
             pass
 
     def _flush(self) -> None:
-        # Unflushed rows search 20-30x slower on milvus-lite; a flush per write call is cheap.
         self._call("flush", self.client.flush, self.collection)
+        self._dirty = False
+
+    def _ready(self) -> None:
+        """Flush before a search if anything was written since the last one.
+
+        Why lazily: unflushed rows search 20-30x slower on milvus-lite, and milvus-lite keeps
+        BM25 statistics per segment, so one flush after a burst of writes (one segment) keeps
+        the statistics closer to the collection's than a flush (a small segment) per write.
+        """
+        if self._dirty:
+            with self._lock:
+                if self._dirty:
+                    self._flush()
 
     def delete(self, ids: Iterable[str]) -> int:
         if isinstance(ids, str):
@@ -599,7 +614,7 @@ class MilvusBackend:
                 self._call(
                     "delete", self.client.delete, self.collection, filter=_ids_expr(found[i : i + _CHUNK])
                 )
-            self._flush()
+            self._dirty = True
             for lang in known.values() if self._counts is not None else ():
                 self._counts[lang] = self._counts.get(lang, 1) - 1
             return len(found)
@@ -635,6 +650,7 @@ class MilvusBackend:
         k = int(k)
         if k <= 0:
             return []
+        self._ready()
         base = f"language == {_lit(language)}"
         full = base if expr is None else f"{base} and ({expr})"
         if field == "dense":
@@ -701,18 +717,20 @@ class MilvusBackend:
         return [(d, s) for d, s in self._search(language, terms, "sparse", k, filter) if s > 0]
 
     def lexical_scores(self, language: str, query: str, ids: Sequence[str]) -> dict[str, float]:
+        """BM25 of each given id; 0.0 where no term matches (or the id is not of that language).
+
+        One request: the router asks for ids it has just seen in that language, so checking they
+        exist first would cost a round trip for nothing.
+        """
         wanted = list(dict.fromkeys(d for d in ids if isinstance(d, str)))
-        if not wanted:
-            return {}
-        known = {d for d, lang in self.language_of(wanted).items() if lang == language}
-        out = dict.fromkeys((d for d in wanted if d in known), 0.0)
+        out = dict.fromkeys(wanted, 0.0)
         terms = lex_terms(language, query)
-        if not terms or not known:
+        if not terms or not wanted:
             return out
+        self._ready()
         params = {"metric_type": "BM25", "params": {"bm25_k1": _BM25_K1, "bm25_b": _BM25_B}}
-        ordered = [d for d in wanted if d in known]
-        for i in range(0, len(ordered), _CHUNK):
-            chunk = ordered[i : i + _CHUNK]
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
             res = self._call(
                 "search",
                 self.client.search,
