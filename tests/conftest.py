@@ -53,15 +53,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+def milvus_server():
     """A real ``milvus-lite server`` on a free loopback port, one per session (a cluster's gRPC API)."""
     import socket
     import subprocess
     import sys
+    import tempfile
     import time
 
     pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
-    data = tmp_path_factory.mktemp("milvus-server")
+    # Its own folder, not tmp_path_factory's: a concurrent pytest run prunes old basetemp
+    # folders, which would pull the data directory from under a long-running server.
+    holder = tempfile.TemporaryDirectory(prefix="deposium-milvus-")
+    data = Path(holder.name)
     port = _free_port()
     log = open(data / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
@@ -91,3 +95,4 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory):
             proc.kill()
             proc.wait()
         log.close()
+        holder.cleanup()
