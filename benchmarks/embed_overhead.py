@@ -18,11 +18,13 @@ Best of ``--repeat`` runs. Core overhead = core / raw - 1. LangChain must return
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from _data import load_all_xquad
 from _metrics import best_time
 from model2vec import StaticModel
+from tqdm import tqdm
 
 from deposium_rag import StaticEmbedder
 from deposium_rag.integrations.langchain import Model2VecEmbeddings
@@ -50,8 +52,11 @@ def main() -> None:
         f"{'workload':<12} {'max_length':>10} {'raw s':>8} {'core s':>8} {'core ovh':>9} "
         f"{'raw+list s':>11} {'langchain s':>12} {'lc ovh':>8} {'max |diff|':>10}"
     )
+    bar = tqdm(total=4, desc="workloads", unit="run", file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty())  # fmt: skip
     for name, texts in workloads().items():
         for max_length in (512, None):
+            bar.update(1)
             face = Model2VecEmbeddings(model=args.model, max_length=max_length)
 
             def run_raw(texts: list[str] = texts, m: int | None = max_length) -> np.ndarray:

@@ -38,7 +38,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_tree(folder: Path) -> None:
+def fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             with open(path, "rb") as fh:
@@ -64,7 +64,7 @@ def write_folder_atomically(folder: str | os.PathLike[str], fill: Callable[[Path
     tmp.mkdir()
     try:
         fill(tmp)
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -73,6 +73,25 @@ def write_folder_atomically(folder: str | os.PathLike[str], fill: Callable[[Path
     os.rename(tmp, target)
     shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_json(path: Path, data: Any) -> None:
+    """Atomically replace one JSON file: write a sibling, fsync it, rename over, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=True, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -104,7 +123,7 @@ def check_files(folder: Path, files: dict[str, str]) -> None:
 
 
 def read_manifest(
-    folder: str | os.PathLike[str], fmt: str, version: int, what: str
+    folder: str | os.PathLike[str], fmt: str, version: int | tuple[int, ...], what: str
 ) -> tuple[Path, dict[str, Any]]:
     """Open a saved folder's manifest: recover an interrupted save, check format and version."""
     path = Path(folder).expanduser()
@@ -114,10 +133,11 @@ def read_manifest(
     manifest = read_json(path / "manifest.json", f"{what} manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         raise StoreFormatError(f"{path} is not a deposium-rag {what} (manifest format)")
-    if manifest.get("format_version") != version:
+    versions = (version,) if isinstance(version, int) else version
+    if manifest.get("format_version") not in versions:
         raise StoreFormatError(
             f"{path} has {what} format version {manifest.get('format_version')!r}; "
-            f"this deposium-rag reads version {version}"
+            f"this deposium-rag reads version {' and '.join(map(str, versions))}"
         )
     return path, manifest
 

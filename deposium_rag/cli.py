@@ -9,17 +9,19 @@ Why it is shaped this way:
 * ``index`` reads and checks all its input, and loads the model and the existing store,
   before it writes anything; the save itself is atomic, so a failed run leaves the store
   exactly as it was;
-* chunk ids are ``sha1(source path, chunk index)``: indexing the same files again updates
-  their chunks in place, and chunks a shorter file no longer has are removed.
+* ingestion (discovery, readers, chunking, ids, incremental logic) lives in
+  :mod:`deposium_rag.ingest`; this module parses arguments and prints;
+* chunk ids are ``sha1(resolved source path, chunk index)`` and each chunk keeps its file's
+  content hash: indexing a folder again embeds only new and changed files, changed files
+  have their chunks replaced, and files gone from the folder are reported (``--prune``
+  removes them); unreadable files are skipped and listed at the end (``--strict`` stops).
 """
 
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
 import functools
-import hashlib
 import importlib.util
 import json
 import os
@@ -29,32 +31,35 @@ import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from deposium_rag.ingest import (
+    SUPPORTED_SUFFIXES,
+    Discovery,
+    IndexPlan,
+    IngestError,
+    UnreadableFileError,
+    apply_plan,
+    chunk_text,
+    collect_files,
+    html_to_text,
+    plan_index,
+    store_table,
+)
+from deposium_rag.ingest.cache import quick_plan, read_cache, write_cache
 
 if TYPE_CHECKING:
     from deposium_rag.language import LanguageDetector
     from deposium_rag.models import StaticEmbedder
     from deposium_rag.retrievers.router import LanguageRouter, RoutedResult
 
-__all__ = ["SUPPORTED_SUFFIXES", "chunk_text", "main"]
+__all__ = ["SUPPORTED_SUFFIXES", "chunk_text", "html_to_text", "main"]
 
 EXIT_OK, EXIT_ENV, EXIT_USAGE = 0, 1, 2
-SUPPORTED_SUFFIXES: dict[str, str] = {
-    ".txt": "text",
-    ".md": "text",
-    ".markdown": "text",
-    ".rst": "text",
-    ".html": "html",
-    ".htm": "html",
-    ".json": "json",
-    ".jsonl": "jsonl",
-}
 SAMPLE_DOCS = Path(__file__).resolve().parent / "sample_docs"
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-ADD_BATCH = 512
+_HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
 # Demo queries: (text, forced language or None). "pain" is bread in French: forcing fr shows why
 # a caller may want to override detection on a one-word query.
 DEMO_QUERIES: list[tuple[str, str | None]] = [
@@ -122,293 +127,6 @@ def _display_source(source: str) -> str:
     except ValueError:  # another drive (Windows)
         return source
     return source if rel.startswith("..") else rel
-
-
-# -- reading files ----------------------------------------------------------------------------------
-def _read_bytes(path: Path) -> bytes:
-    """One place that reads a file (tests replace it to simulate EACCES when running as root)."""
-    return path.read_bytes()
-
-
-def _decode(data: bytes, path: Path) -> str:
-    """UTF-8 (a BOM is fine; UTF-16 with a BOM too); anything else is a clear error."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        quoted = shlex.quote(str(path))
-        raise CliError(
-            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            f"convert it first, e.g. `iconv -f LATIN1 -t UTF-8 {quoted} > converted{path.suffix}`"
-        ) from None
-    if "\x00" in text:
-        raise CliError(f"{path} looks like a binary file (it contains NUL bytes); pass text files only")
-    return text
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = _read_bytes(path)
-    except PermissionError:
-        raise CliError(f"cannot read {path}: permission denied") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return _decode(data, path)
-
-
-class _HTMLText(HTMLParser):
-    """Visible text of an HTML page, with block elements as paragraph breaks."""
-
-    _SKIP = frozenset({"script", "style", "template", "noscript", "svg"})
-    _BLOCK = frozenset(
-        "address article aside blockquote br dd div dl dt figcaption footer form h1 h2 h3 h4 h5 h6 "
-        "header hr li main nav ol p pre section table td th title tr ul".split()
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-    def text(self) -> str:
-        paragraphs = re.split(r"\n\s*\n", "".join(self.parts))
-        return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
-
-
-def html_to_text(markup: str) -> str:
-    parser = _HTMLText()
-    parser.feed(markup)
-    parser.close()
-    return parser.text()
-
-
-@dataclass(frozen=True)
-class Document:
-    """Text read from one file, or one record of a JSON / JSONL file."""
-
-    source: str  # absolute path
-    text: str
-    record: int | None = None
-
-
-def _json_texts(text: str, path: Path, jsonl: bool) -> list[tuple[int, str]]:
-    """(record index, text) of the records that carry a string ``"text"`` field."""
-    records: list[Any]
-    if jsonl:
-        records = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CliError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-        records = data if isinstance(data, list) else [data]
-    return [
-        (i, r["text"])
-        for i, r in enumerate(records)
-        if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"].strip()
-    ]
-
-
-def read_documents(path: Path, explicit: bool) -> tuple[list[Document], str | None]:
-    """Documents of one file, plus a note when a file found in a folder was skipped."""
-    kind = SUPPORTED_SUFFIXES[path.suffix.lower()]
-    source = str(path.absolute())
-    if kind in ("json", "jsonl"):
-        text = _read_text(path)  # unreadable or not UTF-8: always an error
-        try:
-            items = _json_texts(text, path, kind == "jsonl")
-        except CliError as exc:
-            if explicit:
-                raise
-            return [], f"skipped {exc.message}"  # e.g. a config file found in a folder
-        if not items:
-            message = f'{path} holds no record with a "text" field'
-            if explicit:
-                raise CliError(f'{message}; JSON files need [{{"text": ...}}, ...] or one such object')
-            return [], f"skipped {message}"
-        return [Document(source, t, i) for i, t in items], None
-    text = _read_text(path)
-    if kind == "html":
-        text = html_to_text(text)
-    return ([Document(source, text)] if text.strip() else []), None
-
-
-def collect_files(paths: Sequence[str], exclude: Sequence[Path] = ()) -> list[tuple[Path, bool]]:
-    """Supported files under ``paths`` (recursive, hidden entries skipped), each once, in order.
-
-    Each item is ``(path, explicit)``: whether the user named the file itself.
-    """
-    excluded = {p.resolve() for p in exclude}
-    found: dict[Path, tuple[Path, bool]] = {}
-
-    def raise_walk_error(exc: OSError) -> None:
-        raise CliError(f"cannot read folder {exc.filename}: {exc.strerror or exc}")
-
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise CliError(f"path not found: {raw}")
-        if path.is_file():
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise CliError(
-                    f"unsupported file type {path.suffix or '(none)'!r}: {raw} "
-                    f"(supported: {', '.join(SUPPORTED_SUFFIXES)})"
-                )
-            found.setdefault(path.resolve(), (path, True))
-            continue
-        if not path.is_dir():
-            raise CliError(f"not a regular file or folder: {raw}")
-        before = len(found)
-        for folder, dirnames, filenames in os.walk(path, onerror=raise_walk_error):
-            dirnames[:] = sorted(
-                d for d in dirnames if not d.startswith(".") and (Path(folder) / d).resolve() not in excluded
-            )
-            for name in sorted(filenames):
-                file = Path(folder) / name
-                if name.startswith(".") or file.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    continue
-                found.setdefault(file.resolve(), (file, False))
-        if len(found) == before:
-            raise CliError(
-                f"no supported files in {raw} (looked for {', '.join(SUPPORTED_SUFFIXES)}, recursively)"
-            )
-    return list(found.values())
-
-
-# -- chunking ---------------------------------------------------------------------------------------
-_HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
-_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:。！？；؟…])\s+|(?<=[。！？；])")
-
-
-def _split_long(paragraph: str, size: int) -> list[str]:
-    """Cut a paragraph longer than ``size`` at sentence ends, then spaces, then anywhere."""
-    units: list[str] = []
-    for sentence in (s for s in _SENTENCE_END.split(paragraph) if s.strip()):
-        if len(sentence) <= size:
-            units.append(sentence.strip())
-            continue
-        for word in sentence.split():
-            while len(word) > size:  # no spaces (e.g. CJK): hard cut
-                units.append(word[:size])
-                word = word[size:]
-            units.append(word)
-    pieces: list[str] = []
-    current = ""
-    for unit in units:
-        glue = "" if not current or _no_space_join(current, unit) else " "
-        if current and len(current) + len(glue) + len(unit) > size:
-            pieces.append(current)
-            current, glue = "", ""
-        current += glue + unit
-    if current:
-        pieces.append(current)
-    return pieces
-
-
-def _no_space_join(left: str, right: str) -> bool:
-    """CJK text is written without spaces between sentences."""
-    return bool(left) and bool(right) and ord(left[-1]) >= 0x2E80 and ord(right[0]) >= 0x2E80
-
-
-def _tail(text: str, overlap: int) -> str:
-    """The last ``overlap`` characters of ``text``, starting at a word boundary when there is one."""
-    if overlap <= 0:
-        return ""
-    if len(text) <= overlap:
-        return text
-    tail = text[-overlap:]
-    cut = tail.find(" ")
-    return tail[cut + 1 :] if 0 <= cut < len(tail) - 1 else tail
-
-
-def chunk_text(text: str, size: int = 1000, overlap: int = 100) -> list[str]:
-    """Split ``text`` into chunks of at most ``size`` characters.
-
-    Paragraphs (blank-line separated) are packed whole while they fit; a longer one is cut at
-    sentence ends. Each chunk after the first starts with the last ``overlap`` characters of
-    the previous one, so a sentence cut at a boundary is still found whole in one chunk.
-    """
-    if size < 1:
-        raise ValueError(f"chunk size must be >= 1, got {size}")
-    if not 0 <= overlap < size:
-        raise ValueError(f"chunk overlap must be in [0, chunk size), got {overlap}")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    pieces: list[tuple[str, bool]] = []  # (piece, continues the previous paragraph)
-    for paragraph in _PARAGRAPH.split(text):
-        paragraph = paragraph.strip()
-        if not paragraph:
-            continue
-        parts = [paragraph] if len(paragraph) <= size else _split_long(paragraph, size)
-        pieces.extend((p, i > 0) for i, p in enumerate(parts))
-    chunks: list[str] = []
-    current = ""
-    for piece, continues in pieces:
-        glue = (" " if not _no_space_join(current, piece) else "") if continues else "\n\n"
-        if not current:
-            current = piece
-        elif len(current) + len(glue) + len(piece) <= size:
-            current += glue + piece
-        else:
-            chunks.append(current)
-            tail = _tail(current, overlap)
-            current = tail + glue + piece if tail and len(tail) + len(glue) + len(piece) <= size else piece
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-@dataclass(frozen=True)
-class Chunk:
-    id: str
-    text: str
-    metadata: dict[str, Any]
-
-
-def chunk_id(source: str, record: int | None, index: int) -> str:
-    """Stable id: sha1 of the source path (and record, for JSON) and the chunk index."""
-    key = source if record is None else f"{source}#{record}"
-    return hashlib.sha1(f"{key}\n{index}".encode()).hexdigest()
-
-
-def make_chunks(docs: Sequence[Document], size: int, overlap: int) -> list[Chunk]:
-    out: list[Chunk] = []
-    for doc in docs:
-        for i, piece in enumerate(chunk_text(doc.text, size, overlap)):
-            meta: dict[str, Any] = {"source": doc.source, "chunk_index": i}
-            if doc.record is not None:
-                meta["record"] = doc.record
-            out.append(Chunk(chunk_id(doc.source, doc.record, i), piece, meta))
-    return out
 
 
 # -- models and stores ------------------------------------------------------------------------------
@@ -527,69 +245,123 @@ def load_router(store: Path, embedder: StaticEmbedder, manifest: dict[str, Any])
         ) from None
 
 
-def _language_table(router: LanguageRouter) -> list[str]:
+def _language_table(rows: Sequence[tuple[str, int, int]]) -> list[str]:
     """Files and chunks per language of the whole store."""
-    rows = []
-    all_sources: set[str] = set()
-    for lang, count in router.counts().items():
-        part = router.partition(lang)
-        sources = {str(r.metadata.get("source")) for r in part.records()} if part is not None else set()
-        all_sources |= sources
-        rows.append((lang, len(sources), count))
-    rows.append(("total", len(all_sources), len(router)))
     out = [f"{'language':<9}{'files':>7}{'chunks':>8}"]
     out += [f"{lang:<9}{files:>7}{chunks:>8}" for lang, files, chunks in rows]
     return out
 
 
-def _ingest(
-    router: LanguageRouter, chunks: Sequence[Chunk], sources: Sequence[str], quiet: bool
-) -> tuple[int, int, int]:
-    """Upsert ``chunks``; drop the old chunks of ``sources`` (the files read) not among them.
-
-    A file that shrank, or was emptied, loses the chunks it no longer has. Returns
-    (new, updated, removed).
-    """
-    new_ids = {c.id for c in chunks}
-    sources = sorted(set(sources))
-    stale: list[str] = []
-    for lang in router.counts():
-        part = router.partition(lang)
-        if part is not None:
-            stale += [d for d in part.matching_ids({"source": {"$in": sources}}) if d not in new_ids]
-    fresh = sum(1 for c in chunks if router.language_of(c.id) is None)
-    with _progress(len(chunks), "embedding", "chunk", quiet) as bar:
-        for start in range(0, len(chunks), ADD_BATCH):
-            batch = chunks[start : start + ADD_BATCH]
-            router.add([c.text for c in batch], [c.metadata for c in batch], [c.id for c in batch])
-            bar.update(len(batch))
-    removed = router.delete(stale)
-    return fresh, len(chunks) - fresh, removed
-
-
-def _read_all(files: Sequence[tuple[Path, bool]], quiet: bool) -> list[Document]:
-    docs: list[Document] = []
-    with _progress(len(files), "reading", "file", quiet) as bar:
-        for path, explicit in files:
-            found, note = read_documents(path, explicit)
-            if note and not quiet:
-                bar.write(f"note: {note}", file=sys.stderr)
-            docs.extend(found)
-            bar.update(1)
-    return docs
-
-
 # -- commands ---------------------------------------------------------------------------------------
+def _discover(paths: Sequence[str], exclude: Sequence[Path] = ()) -> Discovery:
+    try:
+        return collect_files(paths, exclude)
+    except IngestError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _names(sources: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(_display_source(s) for s in sources[:limit])
+    return shown + (f" and {len(sources) - limit} more" if len(sources) > limit else "")
+
+
+def _index_summary(plan: IndexPlan, counts: tuple[int, int, int], store: Path, prune: bool) -> list[str]:
+    fresh, updated, removed = counts
+    unchanged = len(plan.unchanged_files)
+    lines = []
+    if plan.chunks or plan.stale or (prune and plan.removed_ids):
+        lines.append(
+            f"indexed {plan.embedded_files} file(s) into {len(plan.chunks)} chunk(s): {fresh} new, "
+            f"{updated} updated, {removed} removed; {unchanged} unchanged; store {store}"
+        )
+    else:
+        lines.append(f"nothing to embed: {unchanged} unchanged file(s); store {store} left as it was")
+    if plan.removed_files:
+        n, chunks = len(plan.removed_files), plan.removed_chunks
+        if prune:
+            lines.append(
+                f"pruned {n} file(s) no longer found ({chunks} chunk(s)): {_names(plan.removed_files)}"
+            )
+        else:
+            lines.append(
+                f"{n} file(s) indexed before are gone ({chunks} chunk(s) kept; --prune removes them): "
+                f"{_names(plan.removed_files)}"
+            )
+    if plan.unsupported:
+        kinds = ", ".join(f"{suffix} {n}" for suffix, n in plan.unsupported.most_common())
+        lines.append(f"skipped {sum(plan.unsupported.values())} unsupported file(s) ({kinds})")
+    if plan.unreadable:
+        lines.append(f"skipped {len(plan.unreadable)} unreadable file(s) (--strict stops at the first):")
+        lines += [f"  - {_one_line(exc.reason)}" for exc in plan.unreadable]
+    return lines
+
+
+def _index_ray(args: argparse.Namespace) -> int:
+    """``index --ray --milvus-uri URI``: distributed ingestion into a Milvus collection."""
+    if not (args.ray and args.milvus_uri) or args.store:
+        raise CliError(
+            "--ray and --milvus-uri go together, without --store (e.g. --milvus-uri http://127.0.0.1:19530)"
+        )
+    from deposium_rag.ingest.ray import ingest_folder_ray
+
+    try:
+        done = ingest_folder_ray(
+            args.paths,
+            args.milvus_uri,
+            args.collection,
+            model=args.model or default_model()[0],
+            chunk_size=args.chunk_size,
+            chunk_overlap=args.chunk_overlap,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    _say(
+        f"indexed {done['files']} file(s) into {done['chunks']} chunk(s); "
+        f"collection {args.collection} at {args.milvus_uri}"
+    )
+    for lang, n in done["languages"].items():
+        _say(f"  {lang}  {n}")
+    return EXIT_OK
+
+
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.ray or args.milvus_uri:
+        return _index_ray(args)
+    if not args.store:
+        raise CliError("--store DIR is required (or --ray --milvus-uri URI)")
     if args.chunk_size < 1:
         raise CliError(f"--chunk-size must be >= 1, got {args.chunk_size}")
     if not 0 <= args.chunk_overlap < args.chunk_size:
         raise CliError(f"--chunk-overlap must be >= 0 and < --chunk-size, got {args.chunk_overlap}")
     store = Path(args.store).expanduser()
     manifest = _store_manifest(store, for_query=False)
-    files = collect_files(args.paths, exclude=[store])
-    # Model and store next, so a wrong --model fails before the (possibly long) reading.
+    found = _discover(args.paths, exclude=[store])
     saved_model = manifest["model_name"] if manifest else None
+    previous = read_cache(store) if manifest else None
+    languages = (
+        _languages_option(args.languages, manifest.get("languages") if manifest else None)
+        if (args.languages)
+        else None
+    )
+    relabel = bool(manifest) and languages is not None and languages != manifest.get("languages")
+    if manifest and args.model in (None, saved_model) and not relabel:
+        # Nothing changed since the last run? Then neither the model nor the store is loaded.
+        quick = quick_plan(
+            store, found, args.chunk_size, args.chunk_overlap, strict=args.strict, prune=args.prune
+        )
+        if quick is not None:
+            plan, rows = quick
+            for note in plan.notes:
+                _note(f"note: {note}", args.quiet)
+            _say(
+                f"model: {saved_model} (dim {manifest.get('dim', '?')}; the model this store was built with)"
+            )
+            for line in _index_summary(plan, (0, 0, 0), store, args.prune):
+                _say(line)
+            for row in _language_table(rows):
+                _say("  " + row)
+            return EXIT_OK
+    # Model and store next, so a wrong --model fails before the (possibly long) reading.
     if args.model:
         model, why = args.model, "--model"
     elif saved_model:
@@ -598,22 +370,71 @@ def cmd_index(args: argparse.Namespace) -> int:
         model, why = default_model()
     embedder = load_embedder(model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest) if manifest else new_router(embedder)
-    docs = _read_all(files, args.quiet)
-    chunks = make_chunks(docs, args.chunk_size, args.chunk_overlap)
-    if not chunks:
-        raise CliError(f"nothing to index: the {len(files)} file(s) found hold no text")
+    if languages is not None:
+        router.allowed = languages
+    if relabel:
+        _note("note: the language set changed: every file is read and its chunks detected again", args.quiet)
+    with _progress(len(found.files), "reading", "file", args.quiet) as bar:
+        try:
+            plan = plan_index(
+                router,
+                found,
+                args.chunk_size,
+                args.chunk_overlap,
+                strict=args.strict,
+                force=relabel,
+                on_file=lambda: bar.update(1),
+            )
+        except UnreadableFileError as exc:
+            raise CliError(exc.reason) from None
+        for note in plan.notes:
+            if not args.quiet:
+                bar.write(f"note: {note}", file=sys.stderr)
+    if not plan.chunks and not len(router):
+        if plan.unreadable:
+            more = f" (and {len(plan.unreadable) - 1} more unreadable)" if len(plan.unreadable) > 1 else ""
+            raise CliError(f"nothing to index: {plan.unreadable[0].reason}{more}")
+        raise CliError(f"nothing to index: the {len(found.files)} file(s) found hold no text")
     _say(f"model: {embedder.model_name} (dim {embedder.dim}; {why})")
-    read = [str(path.absolute()) for path, _ in files]
-    fresh, updated, removed = _ingest(router, chunks, read, args.quiet)
-    router.save(store)
-    n_files = len({c.metadata["source"] for c in chunks})
-    _say(
-        f"indexed {n_files} file(s) into {len(chunks)} chunk(s): {fresh} new, {updated} updated, "
-        f"{removed} removed; store {store}"
-    )
-    for row in _language_table(router):
+    outside: dict[str, int] = {}
+
+    def added(n: int) -> None:
+        bar.update(n)
+        for lang, count in router.last_ingest_report.outside.items():
+            outside[lang] = outside.get(lang, 0) + count
+
+    with _progress(len(plan.chunks), "embedding", "chunk", args.quiet) as bar:
+        counts = apply_plan(router, plan, prune=args.prune, on_chunks=added)
+    if outside:
+        langs = ", ".join(f"{lang}: {n}" for lang, n in sorted(outside.items(), key=lambda kv: -kv[1]))
+        _say(
+            f"note: {sum(outside.values())} chunk(s) look like languages outside the store's set "
+            f"({langs}) and were filed under 'und'; re-index with --languages +{','.join(sorted(outside))}"
+        )
+    if plan.chunks or counts[2]:
+        router.save(store)
+    rows, per_source = store_table(router)
+    write_cache(store, plan, rows, per_source, previous)
+    for line in _index_summary(plan, counts, store, args.prune):
+        _say(line)
+    for row in _language_table(rows):
         _say("  " + row)
     return EXIT_OK
+
+
+def _languages_option(value: str, current: list[str] | None) -> list[str]:
+    """``--languages en,fr`` (exactly these) or ``+eo,la`` (the store's set plus these)."""
+    from deposium_rag.language import COMMON_LANGUAGES, normalize_language
+
+    add = value.startswith("+")
+    codes = [c for c in value.lstrip("+").split(",") if c.strip()]
+    try:
+        chosen = {normalize_language(c) for c in codes}
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"--languages: {_one_line(exc)}") from None
+    if not chosen:
+        raise CliError("--languages: give ISO 639-1 codes separated by commas, e.g. en,fr or +eo")
+    return sorted(chosen | set(current or COMMON_LANGUAGES)) if add else sorted(chosen)
 
 
 def _route_text(result: RoutedResult) -> str:
@@ -665,10 +486,15 @@ def _result_json(result: RoutedResult, query: str, model: str, mode: str) -> dic
 
 
 def _search(
-    router: LanguageRouter, text: str, k: int, language: str | None, mode: str | None = None
+    router: LanguageRouter,
+    text: str,
+    k: int,
+    language: str | None,
+    mode: str | None = None,
+    min_relevance: float | None = None,
 ) -> RoutedResult:
     try:
-        return router.search(text, k, language=language, mode=mode)  # type: ignore[arg-type]
+        return router.search(text, k, language=language, mode=mode, min_relevance=min_relevance)  # type: ignore[arg-type]
     except ValueError as exc:  # a bad language code, or an empty query
         raise CliError(f"--language {language}: {_one_line(exc)}" if language else _one_line(exc)) from None
 
@@ -680,8 +506,19 @@ _SCORES = {
 }
 
 
+_BIG_STORE = 20000  # documents from which `query` says it is loading
+_NEED_TEXT = (
+    "the following arguments are required: text "
+    "(or pipe queries on stdin, one per line, or pass --interactive)"
+)
+
+
 def cmd_query(args: argparse.Namespace) -> int:
-    if not args.text.strip():
+    """One query, or (``--interactive`` / no query given) one per stdin line, loading once."""
+    many = args.interactive or args.text is None
+    if args.text is None and not args.interactive and _stdin_is_tty():
+        raise CliError(_NEED_TEXT)
+    if not many and not args.text.strip():
         raise CliError("the query is empty: pass some text to search for")
     if args.k < 1:
         raise CliError(f"-k must be >= 1, got {args.k}")
@@ -689,18 +526,69 @@ def cmd_query(args: argparse.Namespace) -> int:
     manifest = _store_manifest(store, for_query=True)
     assert manifest is not None
     saved_model = manifest["model_name"]
+    count = manifest.get("count")
+    if isinstance(count, int) and count >= _BIG_STORE:
+        _note(f"loading {store} ({count:,} documents) ...", args.quiet)
     embedder = load_embedder(args.model or saved_model, None if args.model else saved_model)
     router = load_router(store, embedder, manifest)
     mode = args.mode or router.mode
-    result = _search(router, args.text, args.k, args.language, mode)
-    if args.json:
-        payload = _result_json(result, args.text, embedder.model_name, mode)
-        _say(json.dumps(payload, ensure_ascii=False, indent=2))
+    if not len(router):
+        empty = (
+            f"the store {store} is empty (0 chunks): add files with "
+            f"`deposium-rag index PATH --store {shlex.quote(str(store))}`"
+        )
+        if args.json:
+            payload = {"query": args.text, "model": embedder.model_name, "mode": mode, "results": []}
+            _say(json.dumps({**payload, "note": empty}, ensure_ascii=False, indent=2))
+        else:
+            _say(empty)
         return EXIT_OK
+    min_rel = getattr(args, "min_relevance", None)
+    if min_rel is not None and not 0.0 <= min_rel <= 1.0:
+        raise CliError(f"--min-relevance must be in [0, 1], got {min_rel}")
+    if not many:
+        result = _search(router, args.text, args.k, args.language, mode, min_rel)
+        _print_result(result, args, args.text, embedder.model_name, mode)
+        return EXIT_OK
+    prompt = args.interactive and sys.stdin.isatty()
+    if prompt:
+        _note("one query per line; an empty line or Ctrl-D ends", args.quiet)
+    while True:
+        if prompt:
+            print("> ", end="", file=sys.stderr, flush=True)
+        try:
+            line = sys.stdin.readline()
+        except OSError:  # no readable stdin (closed, or captured by a test harness)
+            raise CliError(_NEED_TEXT) from None
+        if not line or (prompt and not line.strip()):
+            return EXIT_OK
+        text = line.strip()
+        if not text:
+            continue
+        result = _search(router, text, args.k, args.language, mode, min_rel)
+        _print_result(result, args, text, embedder.model_name, mode)
+        sys.stdout.flush()
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return bool(sys.stdin.isatty())
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def _print_result(result: RoutedResult, args: argparse.Namespace, text: str, model: str, mode: str) -> None:
+    if args.json:  # one query: indented; a stream of queries: one JSON object per line
+        payload = _result_json(result, text, model, mode)
+        _say(json.dumps(payload, ensure_ascii=False, indent=2 if args.text is not None else None))
+        return
     _say(f"route: {_route_text(result)}")
     _say(f"mode: {mode} ({_SCORES.get(mode, mode)})")
     if not result.hits:
-        _say("no results")
+        if getattr(args, "min_relevance", None) is not None:
+            _say(f"nothing relevant found: no result has relevance >= {args.min_relevance}")
+        else:
+            _say("no results")
     for rank, (hit, lang) in enumerate(zip(result.hits, result.languages), 1):
         source = _display_source(str(hit.metadata.get("source", "?")))
         if "record" in hit.metadata:
@@ -708,23 +596,56 @@ def cmd_query(args: argparse.Namespace) -> int:
         chunk = hit.metadata.get("chunk_index", "?")
         _say(f"{rank:>2}. {hit.score:6.3f}  {lang:<3} {source} [chunk {chunk}]")
         _say(f"    {_snippet(hit.text, 160)}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """What a store holds, read from its manifest only (no model, no vectors loaded)."""
+    from deposium_rag.backends.local import describe
+    from deposium_rag.errors import StoreFormatError
+
+    store = Path(args.store).expanduser()
+    _store_manifest(store, for_query=True)
+    try:
+        info = describe(store)
+    except StoreFormatError as exc:
+        raise CliError(f"store {store}: {_one_line(exc)}") from None
+    if args.json:
+        _say(json.dumps(info, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    opts = info["options"]
+    _say(f"store: {info['path']} (format {info['format_version']}, {_size(info['bytes'])} on disk)")
+    _say(f"model: {info['model_name']} ({info['dim']} dims)")
+    _say(f"documents: {info['count']:,} in {len(info['partitions'])} language(s)")
+    shown = ("mode", "fusion", "weight", "index", "vectors", "lexical", "detector", "fallback")
+    _say("options: " + ", ".join(f"{k}={opts[k]}" for k in shown if k in opts))
+    _say(f"{'language':<9} {'documents':>10} {'segments':>8} {'on disk':>10}")
+    for lang, part in sorted(info["partitions"].items(), key=lambda kv: -(kv[1]["count"] or 0)):
+        _say(f"{lang:<9} {part['count']:>10,} {part['segments']:>8} {_size(part['bytes']):>10}")
     return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     model, why = (args.model, "--model") if args.model else default_model()
     embedder = load_embedder(model)
-    files = collect_files([str(SAMPLE_DOCS)])
-    docs = _read_all(files, args.quiet)
-    chunks = make_chunks(docs, 1000, 100)
+    found = _discover([str(SAMPLE_DOCS)])
     with tempfile.TemporaryDirectory(prefix="deposium-rag-demo-") as tmp:
         store = Path(tmp) / "store"
         built = new_router(embedder)
-        _ingest(built, chunks, [], args.quiet)
+        plan = plan_index(built, found, strict=True)
+        with _progress(len(plan.chunks), "embedding", "chunk", args.quiet) as bar:
+            apply_plan(built, plan, on_chunks=bar.update)
         built.save(store)
         router = load_router(store, embedder, _store_manifest(store, for_query=True) or {})
         counts = ", ".join(f"{lang} {n}" for lang, n in router.counts().items())
-        _say(f"deposium-rag demo: {len(docs)} sample documents, one store per language ({counts})")
+        _say(f"deposium-rag demo: {len(found.files)} sample documents, one store per language ({counts})")
         _say(f"model: {embedder.model_name} (dim {embedder.dim}; {why})")
         _say(f"mode: {router.mode} ({_SCORES.get(router.mode, router.mode)})")
         for text, language in DEMO_QUERIES:
@@ -794,6 +715,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model, why = (args.model, "--model") if args.model else default_model()
     embedder = load_embedder(model)  # a bad --model fails here, in one line
     if args.suite == "xquad":
+        if args.contrastive:
+            raise CliError("--contrastive applies to --suite seed only")
         argv = ["--model", model]
         if args.max_questions is not None:
             argv += ["--max-questions", str(args.max_questions)]
@@ -802,8 +725,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--max-questions applies to --suite xquad only")
     from deposium_rag import seed_eval
 
-    report = seed_eval.run(embedder)
-    _say(seed_eval.format_report(report))
+    steps = len(seed_eval.DIMENSIONS)
+    with _progress(steps, "seed eval", "dimension", args.quiet) as bar:
+        if args.contrastive:
+            _say(seed_eval.format_contrastive(seed_eval.run_contrastive(embedder, progress=bar.update)))
+        else:
+            _say(seed_eval.format_report(seed_eval.run(embedder, progress=bar.update)))
     _note(f"(model {embedder.model_name}: {why})", args.quiet)
     return EXIT_OK
 
@@ -815,6 +742,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # -- entry point ------------------------------------------------------------------------------------
+_EXAMPLES = {
+    "index": """examples:
+  deposium-rag index docs/ notes.md --store ./store
+  deposium-rag index docs/ --store ./store            # again: only changed files are embedded
+  deposium-rag index docs/ --store ./store --prune    # also drop files deleted from docs/
+  deposium-rag index docs/ --store ./store --strict   # stop at the first unreadable file
+  deposium-rag index docs/ --store ./store --languages +eo,la   # also detect Esperanto, Latin""",
+    "query": """examples:
+  deposium-rag query ./store "How is sourdough made?"
+  deposium-rag query ./store "pain" --language fr -k 3
+  deposium-rag query ./store "qubits" --mode lexical --json
+  deposium-rag query ./store "pain" --min-relevance 0.6    # say so when nothing is relevant enough
+  deposium-rag query ./store --interactive               # load once, then one query per line
+  printf 'bread\nqubits\n' | deposium-rag query ./store  # queries from stdin
+  cat questions.txt | deposium-rag query ./store --json   # one JSON object per line""",
+    "info": """examples:
+  deposium-rag info ./store
+  deposium-rag info ./store --json""",
+    "demo": """examples:
+  deposium-rag demo
+  deposium-rag demo --model bundled""",
+    "eval": """examples:
+  deposium-rag eval                          # the model card's seed pairs
+  deposium-rag eval --contrastive            # seed pairs against same-verb distractors
+  deposium-rag eval --suite xquad --max-questions 50""",
+    "bench": """examples:
+  deposium-rag bench --repeat 3""",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
@@ -824,45 +781,94 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="deposium-rag",
         description="Multilingual retrieval with Model2Vec static embeddings and language routing.",
+        epilog="run `deposium-rag COMMAND --help` for a command's options and examples",
     )
     from deposium_rag import __version__
 
     parser.add_argument("--version", action="version", version=f"deposium-rag {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("index", parents=[common], help="index files and folders into a routed store")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            parents=[common],
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=_EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = command("index", "index files and folders into a routed store")
     p.add_argument(
         "paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .rst .html .json ...)"
     )
-    p.add_argument("--store", required=True, metavar="DIR", help="store folder (created, or updated)")
+    p.add_argument("--store", metavar="DIR", help="store folder (created, or updated)")
     p.add_argument("--model", help=model_help + "; an existing store keeps its own model")
     p.add_argument("--chunk-size", type=int, default=1000, metavar="N", help="characters (default 1000)")
     p.add_argument("--chunk-overlap", type=int, default=100, metavar="N", help="characters (default 100)")
+    p.add_argument(
+        "--prune", action="store_true", help="remove the chunks of files gone from the folders given"
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="stop at the first unreadable file (default: skip, list at end)"
+    )
+    p.add_argument(
+        "--languages",
+        metavar="xx,yy",
+        help="languages chunks are detected among (stored with the store): 'en,fr' exactly these, "
+        "'+eo,la' the store's set plus these (default: 59 widely used languages)",
+    )
+    p.add_argument(
+        "--ray", action="store_true", help="read, embed and write with Ray Data (needs --milvus-uri)"
+    )
+    p.add_argument(
+        "--milvus-uri", metavar="URI", help="Milvus server to write to with --ray (http://host:19530)"
+    )
+    p.add_argument("--collection", default="deposium_rag", help="Milvus collection (default deposium_rag)")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("query", parents=[common], help="search a store")
+    p = command("query", "search a store")
     p.add_argument("store", metavar="DIR")
-    p.add_argument("text", help="the query")
+    p.add_argument("text", nargs="?", help="the query (none: read one query per line from stdin)")
+    p.add_argument(
+        "-i", "--interactive", action="store_true", help="load once, then answer one query per line"
+    )
     p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     p.add_argument("--language", metavar="xx", help="search this language's partition (ISO 639-1)")
     p.add_argument("--json", action="store_true", help="print JSON: route and results")
+    p.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="R",
+        help="drop results with relevance below R in [0, 1] and say so when nothing is left",
+    )
     p.add_argument(
         "--mode", choices=["dense", "lexical", "hybrid"], help="ranking (default: the store's, hybrid)"
     )
     p.add_argument("--model", help="load the store with this model (default: the one it was built with)")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("demo", parents=[common], help="index the bundled sample documents and query them")
+    p = command("info", "languages, counts, sizes, model and options of a store")
+    p.add_argument("store", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = command("demo", "index the bundled sample documents and query them")
     p.add_argument("--model", help=model_help)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("eval", parents=[common], help="run an evaluation suite")
+    p = command("eval", "run an evaluation suite")
     p.add_argument("--suite", choices=["seed", "xquad"], default="seed", help="default: seed")
     p.add_argument("--model", help=model_help)
     p.add_argument("--max-questions", type=int, metavar="N", help="xquad: questions per language")
+    p.add_argument(
+        "--contrastive",
+        action="store_true",
+        help="seed: rank each positive pair against a same-verb, other-topic distractor",
+    )
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", parents=[common], help="embedding overhead benchmark (repository only)")
+    p = command("bench", "embedding overhead benchmark (repository only)")
     p.add_argument("--model", help=model_help)
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)

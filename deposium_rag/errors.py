@@ -27,6 +27,10 @@ class StoreFormatError(DeposiumError, ValueError):
     """A saved store is missing, truncated, tampered with or of an unknown format."""
 
 
+class BackendError(DeposiumError, RuntimeError):
+    """A storage backend (e.g. a Milvus server) failed or holds data this version cannot use."""
+
+
 class MissingExtraError(DeposiumError, ImportError):
     """An optional framework is not installed."""
 

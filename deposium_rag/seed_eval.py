@@ -47,13 +47,19 @@ __all__ = [
     "CARD_OVERALL",
     "CARD_SCORES",
     "DIMENSIONS",
+    "INSTRUCTION_FRAMES",
     "WEIGHTS",
+    "ContrastiveReport",
+    "ContrastiveScore",
     "DimensionScore",
     "SeedReport",
+    "contrastive_triplets",
+    "format_contrastive",
     "format_report",
     "kmeans",
     "purity",
     "run",
+    "run_contrastive",
     "silhouette",
 ]
 
@@ -271,9 +277,13 @@ def _load(model: Any) -> tuple[_Encoder, str, int]:
     return model, name, dim
 
 
-def run(model: Any = "bundled") -> SeedReport:
-    """Score ``model`` (a name for :class:`StaticEmbedder`, or anything with ``encode``)."""
+def run(model: Any = "bundled", progress: Any = None) -> SeedReport:
+    """Score ``model`` (a name for :class:`StaticEmbedder`, or anything with ``encode``).
+
+    ``progress(n)`` is called as dimensions are done (six in all).
+    """
     enc, name, dim = _load(model)
+    step = progress or (lambda n: None)
     rows: dict[str, tuple[float, int | None, int | None]] = {}
 
     sim, matched = _pair_cosines(enc, SIMILAR_PAIRS)
@@ -283,12 +293,14 @@ def run(model: Any = "bundled") -> SeedReport:
         matched,
         len(SIMILAR_PAIRS),
     )
+    step(1)
 
     texts = [t for topic in CLUSTER_TOPICS for t in topic]
     true = [i for i, topic in enumerate(CLUSTER_TOPICS) for _ in topic]
     vectors = _unit(enc.encode(texts))
     predicted = kmeans(vectors, len(CLUSTER_TOPICS))
     rows["topic_clustering"] = ((silhouette(vectors, true) + purity(true, predicted)) / 2.0, None, None)
+    step(1)
 
     for key, pairs in (
         ("multilingual_alignment", MULTILINGUAL_PAIRS),
@@ -298,6 +310,7 @@ def run(model: Any = "bundled") -> SeedReport:
     ):
         cos, matched = _pair_cosines(enc, pairs)
         rows[key] = (float(cos.mean()), matched, len(pairs))
+        step(1)
 
     dims = [
         DimensionScore(
@@ -345,3 +358,142 @@ def format_report(report: SeedReport) -> str:
         "many texts of a dimension have their own partner as nearest (our addition).",
     ]
     return "\n".join(out)
+
+
+# -- contrastive variant (ours) ---------------------------------------------------------------------
+# The instruction pairs' left texts as (frame, topic): a distractor keeps the frame (the verb)
+# and takes another pair's topic, e.g. "Explain how photosynthesis work". Checked against
+# INSTRUCTION_PAIRS by a test, so the texts stay the card's.
+INSTRUCTION_FRAMES: list[tuple[str, str]] = [
+    ("Explain how {} work", "neural networks"),
+    ("Summarize {} concepts", "machine learning"),
+    ("Find articles about {}", "quantum computing"),
+    ("List advantages of {}", "deep learning"),
+    ("Compare {}", "Python and JavaScript"),
+    ("Describe the process of {}", "photosynthesis"),
+    ("Translate this to {}", "French"),
+]
+
+Triplet = tuple[str, str, list[str]]  # (anchor, positive, distractors)
+
+
+def contrastive_triplets(key: str) -> list[Triplet]:
+    """(anchor, positive, distractors) of one dimension: distractors share the anchor's form
+    (same verb, same language, same kind of text) and come from the other pairs' topics.
+
+    * instruction: the anchor's frame filled with each other pair's topic;
+    * multilingual, conversational, code, semantic: the other pairs' anchors (same language,
+      idiom, code or plain sentence as the anchor, another meaning);
+    * clustering: each same-topic text as positive, the other topics' texts as distractors.
+    """
+    if key == "instruction_awareness":
+        out = []
+        for i, ((frame, _topic), (anchor, positive)) in enumerate(zip(INSTRUCTION_FRAMES, INSTRUCTION_PAIRS)):
+            others = [frame.format(t) for j, (_, t) in enumerate(INSTRUCTION_FRAMES) if j != i]
+            out.append((anchor, positive, others))
+        return out
+    if key == "topic_clustering":
+        out = []
+        for ti, topic in enumerate(CLUSTER_TOPICS):
+            others = [t for tj, other in enumerate(CLUSTER_TOPICS) if tj != ti for t in other]
+            out += [(a, p, others) for a in topic for p in topic if p != a]
+        return out
+    pairs = {
+        "multilingual_alignment": MULTILINGUAL_PAIRS,
+        "conversational_understanding": IDIOM_PAIRS,
+        "code_understanding": CODE_PAIRS,
+        "semantic_similarity": SIMILAR_PAIRS,
+    }[key]
+    return [(a, p, [b for j, (b, _) in enumerate(pairs) if j != i]) for i, (a, p) in enumerate(pairs)]
+
+
+@dataclass(frozen=True)
+class ContrastiveScore:
+    """Comparisons won: cos(anchor, positive) > cos(anchor, distractor)."""
+
+    key: str
+    name: str
+    won: int
+    total: int
+    pairs_clean: int  # pairs ranked above every one of their distractors
+    pairs: int
+
+    @property
+    def share(self) -> float:
+        return self.won / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class ContrastiveReport:
+    model_name: str
+    dim: int
+    dimensions: list[ContrastiveScore]
+
+    @property
+    def overall(self) -> float:
+        """Share of all comparisons won, pooled over the six dimensions."""
+        total = sum(d.total for d in self.dimensions)
+        return sum(d.won for d in self.dimensions) / total if total else 0.0
+
+    @property
+    def weighted(self) -> float:
+        """The same shares weighted as the card weighs its dimensions."""
+        return float(sum(d.share * WEIGHTS[d.key] for d in self.dimensions))
+
+
+def run_contrastive(model: Any = "bundled", progress: Any = None) -> ContrastiveReport:
+    """Score each positive pair against same-form, other-topic distractors, per dimension.
+
+    Why: the card's mean cosine of positive pairs has no negatives, so it rises for any model
+    whose vectors share a direction; ranking the partner above a distractor that shares the
+    anchor's verb but not its topic measures what "instruction-awareness" claims.
+    ``progress(n)`` is called after each dimension.
+    """
+    enc, name, dim = _load(model)
+    scores = []
+    for key, label in DIMENSIONS.items():
+        triplets = contrastive_triplets(key)
+        texts = sorted({t for a, p, ds in triplets for t in (a, p, *ds)})
+        vectors = dict(zip(texts, _unit(enc.encode(texts))))
+        won = total = clean = 0
+        for anchor, positive, distractors in triplets:
+            pos = float(vectors[anchor] @ vectors[positive])
+            wins = [pos > float(vectors[anchor] @ vectors[d]) for d in distractors]
+            won, total, clean = won + sum(wins), total + len(wins), clean + all(wins)
+        scores.append(ContrastiveScore(key, label, won, total, clean, len(triplets)))
+        if progress is not None:
+            progress(1)
+    return ContrastiveReport(name, dim, scores)
+
+
+def format_contrastive(report: ContrastiveReport) -> str:
+    head = ("dimension", "pairs above distractor", "comparisons won", "pairs above all")
+    rows = [
+        (d.name, f"{d.share * 100:.2f}%", f"{d.won}/{d.total}", f"{d.pairs_clean}/{d.pairs}")
+        for d in report.dimensions
+    ]
+    won = sum(d.won for d in report.dimensions)
+    total = sum(d.total for d in report.dimensions)
+    clean = sum(d.pairs_clean for d in report.dimensions)
+    pairs = sum(d.pairs for d in report.dimensions)
+    rows.append(("Overall (pooled)", f"{report.overall * 100:.2f}%", f"{won}/{total}", f"{clean}/{pairs}"))
+    rows.append(("Overall (card weights)", f"{report.weighted * 100:.2f}%", "", ""))
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    return "\n".join(
+        [
+            f"contrastive seed evaluation: model {report.model_name} (dim {report.dim})",
+            "each positive pair of the card against distractors that share the anchor's form (verb,",
+            "language, idiom, code) but not its topic: share of comparisons where the partner wins",
+            "",
+            line(head),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+            *(line(r) for r in rows),
+            "",
+            "50% is chance; a model that matches on the instruction verb or the language, not the",
+            "topic, scores below it.",
+        ]
+    )

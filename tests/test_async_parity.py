@@ -39,6 +39,7 @@ LC_CASES = [
     ({"mode": "dense", "k": 2}, lambda ids: len(ids) == 2),
     ({"fusion": "rrf"}, lambda ids: bool(ids)),
     ({"weight": 0.0}, lambda ids: bool(ids)),
+    ({"min_relevance": 0.5}, lambda ids: ids == ["b1", "b2"]),
 ]
 
 
@@ -74,6 +75,7 @@ LI_CASES = [
     ({"mode": "dense", "similarity_top_k": 2}, lambda ids: len(ids) == 2),
     ({"fusion": "minmax"}, lambda ids: bool(ids)),
     ({"weight": 1.0}, lambda ids: bool(ids)),
+    ({"min_relevance": 0.5}, lambda ids: ids == ["b1", "b2"]),
 ]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from deposium_rag import cli
+from deposium_rag.ingest import files as ingest_files
 from deposium_rag.models import BUNDLED_MODEL, DEFAULT_MODEL, MODEL_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,17 +163,34 @@ def test_forced_language(store: Path, run: Run) -> None:
     assert data["results"][0]["source"].endswith("pain.txt")
 
 
-def test_index_twice_upserts(store: Path, corpus: Path, run: Run) -> None:
-    manifest = json.loads((store / "manifest.json").read_text())
+def test_index_twice_embeds_nothing_and_leaves_the_store_alone(
+    store: Path, corpus: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(store)
+    from deposium_rag.retrievers.router import LanguageRouter
+
+    def no_add(*args, **kwargs):
+        raise AssertionError("an unchanged file was embedded")
+
+    monkeypatch.setattr(LanguageRouter, "add", no_add)
     code, out, err = run("index", str(corpus), "--store", str(store))
     assert code == 0, err
     assert "model: bundled (dim 256; the model this store was built with)" in out
-    assert "7 chunk(s): 0 new, 7 updated, 0 removed" in out
-    again = json.loads((store / "manifest.json").read_text())
-    assert again["count"] == manifest["count"] == 7
-    assert {k: v["count"] for k, v in again["partitions"].items()} == {
-        k: v["count"] for k, v in manifest["partitions"].items()
-    }
+    assert "nothing to embed: 7 unchanged file(s)" in out
+    assert snapshot(store) == before  # not even rewritten
+    monkeypatch.undo()
+    (corpus / "fr" / "pain.txt").write_text("Le pain se fait avec de la farine, de l'eau et du sel.")
+    code, out, err = run("index", str(corpus), "--store", str(store))
+    assert code == 0, err
+    assert "indexed 1 file(s) into 1 chunk(s): 0 new, 1 updated, 0 removed; 6 unchanged" in out
+    data = query_json(run, store, "farine eau sel", "--language", "fr")
+    assert data["results"][0]["text"].startswith("Le pain se fait")
+
+
+def test_changing_chunk_settings_re_embeds(store: Path, corpus: Path, run: Run) -> None:
+    code, out, err = run("index", str(corpus), "--store", str(store), "--chunk-size", "300")
+    assert code == 0, err
+    assert "indexed 7 file(s)" in out and "0 unchanged" in out
 
 
 def test_reindex_adds_new_files_and_drops_stale_chunks(tmp_path: Path, run: Run) -> None:
@@ -190,13 +208,13 @@ def test_reindex_adds_new_files_and_drops_stale_chunks(tmp_path: Path, run: Run)
     (docs / "extra.md").write_text("Sourdough needs patience and a warm kitchen.")
     code, out, err = run("index", str(docs), "--store", str(store), *sizes)
     assert code == 0, err
-    assert "3 file(s) into 3 chunk(s): 1 new, 2 updated, 2 removed" in out
+    assert "2 file(s) into 2 chunk(s): 1 new, 1 updated, 2 removed; 1 unchanged" in out
     assert json.loads((store / "manifest.json").read_text())["count"] == 3
     texts = [r["text"] for r in query_json(run, store, "rivers", "-k", "10")["results"]]
     assert not any("Paragraph" in t for t in texts)
     (docs / "short.txt").write_text("  \n")  # emptied: its chunk goes too
     code, out, err = run("index", str(docs), "--store", str(store), *sizes)
-    assert code == 0 and "2 file(s) into 2 chunk(s): 0 new, 2 updated, 1 removed" in out, err
+    assert code == 0 and "0 file(s) into 0 chunk(s): 0 new, 0 updated, 1 removed; 2 unchanged" in out, err
 
 
 def test_index_reads_html_json_jsonl_and_bom(tmp_path: Path, run: Run) -> None:
@@ -244,7 +262,7 @@ def test_index_skips_the_store_folder_inside_the_input(tmp_path: Path, corpus: P
     store = corpus / "index"
     assert run("index", str(corpus), "--store", str(store))[0] == 0
     code, out, _ = run("index", str(corpus), "--store", str(store))
-    assert code == 0 and "indexed 7 file(s)" in out  # not its own docstore.json
+    assert code == 0 and "7 unchanged file(s)" in out  # not its own docstore.json
 
 
 # -- bad input: one error line, non-zero exit, store untouched ------------------------------------------
@@ -263,14 +281,14 @@ def _other_model(tmp_path: Path, kind: str) -> Path:
 def _deny_read(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
     """chmod 000, and (root ignores modes) make the one read function refuse that file."""
     target.chmod(0)
-    real = cli._read_bytes
+    real = ingest_files._raw_read
 
     def read(path: Path) -> bytes:
         if path.resolve() == target.resolve():
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(cli, "_read_bytes", read)
+    monkeypatch.setattr(ingest_files, "_raw_read", read)
 
 
 BAD_INPUTS = {
@@ -280,7 +298,14 @@ BAD_INPUTS = {
         "no supported files in",
     ),
     "unreadable file": (
-        lambda t, c, s, m: [_deny_read(m, c / "fr" / "pain.txt"), "index", str(c), "--store", str(s)][1:],
+        lambda t, c, s, m: [
+            _deny_read(m, c / "fr" / "pain.txt"),
+            "index",
+            str(c),
+            "--store",
+            str(s),
+            "--strict",
+        ][1:],
         "pain.txt: permission denied",
     ),
     "not utf-8": (
@@ -290,11 +315,19 @@ BAD_INPUTS = {
             str(c),
             "--store",
             str(s),
+            "--strict",
         ][1:],
         "latin1.txt is not UTF-8 text (byte 0xe8 at offset 17); convert it first, e.g. `iconv",
     ),
     "binary file": (
-        lambda t, c, s, m: [(c / "bin.txt").write_bytes(b"ab\x00cd"), "index", str(c), "--store", str(s)][1:],
+        lambda t, c, s, m: [
+            (c / "bin.txt").write_bytes(b"ab\x00cd"),
+            "index",
+            str(c),
+            "--store",
+            str(s),
+            "--strict",
+        ][1:],
         "bin.txt looks like a binary file",
     ),
     "unsupported file": (
@@ -310,6 +343,7 @@ BAD_INPUTS = {
             str(t / "x.jsonl"),
             "--store",
             str(s),
+            "--strict",
         ][1:],
         "x.jsonl:1: not valid JSON",
     ),

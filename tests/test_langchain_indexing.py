@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Generator
+
 import pytest
 from langchain_core.documents import Document
 from langchain_core.indexing import InMemoryRecordManager, index
+from langchain_core.indexing.base import DocumentIndex
+from langchain_tests.integration_tests.indexer import AsyncDocumentIndexTestSuite, DocumentIndexerTestSuite
 
 from deposium_rag.integrations.langchain import LanguageRoutingRetriever, Model2VecEmbeddings
 from deposium_rag.retrievers import LanguageRouter
@@ -39,10 +43,16 @@ def test_delete_and_get_by_ids(retriever: LanguageRoutingRetriever) -> None:
         d.id = f"d{i}"
     retriever.add_documents(docs)
     got = retriever.get_by_ids(["d3", "missing", "d0"])
-    assert [d.id for d in got] == ["d3", "d0"] and got[0].metadata["language"] == "de"
+    assert [d.id for d in got] == ["d3", "d0"]
+    assert got[0].metadata == {"source": "brot.txt"}  # as stored: the detected language is not added
+    assert retriever.router.language_of("d3") == "de"
+    given = Document("Un texte.", metadata={"language": "fr"}, id="given")
+    retriever.add_documents([given])
+    assert retriever.get_by_ids(["given"])[0].metadata == {"language": "fr"}
+    assert all("_language_detected" not in d.metadata for d in retriever.invoke("Brot Mehl"))
     response = retriever.delete(["d0", "missing"])
     assert response["num_deleted"] == 1 and response["succeeded"] == ["d0"]
-    assert retriever.get_by_ids(["d0"]) == [] and len(retriever.router) == 3
+    assert retriever.get_by_ids(["d0"]) == [] and len(retriever.router) == 4
     assert "d0" not in [d.id for d in retriever.invoke("bread flour yeast")]
     retriever.delete(filter={"source": "brot.txt"})
     assert retriever.router.ids() and "d3" not in retriever.router.ids()
@@ -88,3 +98,19 @@ async def test_async_indexing(retriever: LanguageRoutingRetriever, records) -> N
         _docs()[:1], records, retriever, cleanup="full", source_id_key="source", key_encoder="sha256"
     )
     assert result["num_deleted"] == 3 and len(retriever.router) == 1
+
+
+class TestDocumentIndexStandard(DocumentIndexerTestSuite):
+    """LangChain's own DocumentIndex test suite, sync."""
+
+    @pytest.fixture
+    def index(self) -> Generator[DocumentIndex, None, None]:
+        yield LanguageRoutingRetriever(router=LanguageRouter(EMB.embedder), k=4)
+
+
+class TestAsyncDocumentIndexStandard(AsyncDocumentIndexTestSuite):
+    """LangChain's own DocumentIndex test suite, async."""
+
+    @pytest.fixture
+    async def index(self) -> AsyncGenerator[DocumentIndex, None]:
+        yield LanguageRoutingRetriever(router=LanguageRouter(EMB.embedder), k=4)

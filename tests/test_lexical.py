@@ -26,6 +26,13 @@ def test_script_aware_analysis(lang: str, text: str, expected: list[str]) -> Non
         assert t in toks, (lang, toks)
 
 
+def test_digits_do_not_swallow_unspaced_script() -> None:
+    # "308分" is a number then Han text: the Han part gets its characters and bigrams.
+    toks = analyzer_for("zh").tokens("丢了 308分，联赛2015赛季冠军")
+    assert "308" in toks and "分" in toks and "2015" in toks and "赛季" in toks and "冠军" in toks
+    assert analyzer_for("th").tokens("ทีม2015รับ") == ["ทีม", "2015", "รับ"]
+
+
 def test_combining_marks_stay_inside_words() -> None:
     toks = Analyzer("hi").tokens("पैंथर्स डिफ़ेंस लीग")  # no stemmer: raw script-aware words
     assert toks == ["पैंथर्स", "डिफ़ेंस", "लीग"]

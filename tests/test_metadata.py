@@ -195,3 +195,24 @@ def test_llamaindex_faces_convert() -> None:
     r = LanguageRoutingRetriever.from_documents(nodes(), emb)
     got = r.retrieve("bread")
     assert {n.node.metadata["when"] for n in got} == {DATES[0].isoformat(), DATES[2].isoformat()}
+
+
+def test_llamaindex_index_with_dated_documents() -> None:
+    """Chunks carry a copy of their document's metadata in their relationships: converted too."""
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+
+    from deposium_rag.integrations.llamaindex import FAISSVectorStore, Model2VecEmbedding
+
+    emb = Model2VecEmbedding("bundled")
+    vs = FAISSVectorStore(embed_model=emb)
+    doc = Document(
+        text="Bread is baked from flour, water and yeast. " * 120,
+        doc_id="bread",
+        metadata={"when": dt.datetime(2024, 1, 2, 3, 4), "n": np.int64(3)},
+    )
+    index = VectorStoreIndex.from_documents(
+        [doc], storage_context=StorageContext.from_defaults(vector_store=vs), embed_model=emb
+    )
+    nodes = index.as_retriever(similarity_top_k=2).retrieve("bread")
+    assert len(nodes) == 2 and all(n.node.ref_doc_id == "bread" for n in nodes)
+    assert nodes[0].node.metadata == {"when": "2024-01-02T03:04:00", "n": 3}

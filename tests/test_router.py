@@ -40,7 +40,8 @@ def router(embedder: StaticEmbedder) -> LanguageRouter:
 def test_partitions_by_detected_language(router: LanguageRouter) -> None:
     assert router.counts() == {"de": 3, "en": 3, "fr": 3, "und": 1}
     assert router.language_of("de2") == "de" and router.language_of("num") == "und"
-    assert router.get(["fr1"])[0].metadata == {"n": 6, "language": "fr"}
+    meta = router.get(["fr1"])[0].metadata
+    assert meta["n"] == 6 and meta["language"] == "fr" and 0.5 < meta["language_confidence"] <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -57,9 +58,12 @@ def test_query_routed_to_its_language(router: LanguageRouter, query: str, lang: 
     assert set(res.languages) <= {lang, "und"}
 
 
-def test_und_always_joins(router: LanguageRouter) -> None:
-    res = router.search("Eiffel tower built 1889", k=10)
-    assert "und" in res.route.languages and "num" in [h.id for h in res.hits]
+def test_und_fills_when_the_routed_partition_cannot(router: LanguageRouter) -> None:
+    res = router.search("Eiffel tower built 1889", k=10)  # en holds 3 documents: und fills up to k
+    assert "und" in res.route.fill and "num" in [h.id for h in res.hits]
+    assert res.languages[-1] == "und"  # after every routed hit
+    res = router.search("Eiffel tower built 1889", k=2)
+    assert "und" not in res.languages
 
 
 def test_uncertain_query_merges_partitions_by_score(router: LanguageRouter) -> None:
@@ -80,7 +84,7 @@ def test_forced_language_without_partition_follows_fallback(embedder: StaticEmbe
         r = LanguageRouter(embedder, fallback=fallback)
         r.add(list(DOCS.values()), ids=list(DOCS))
         res = r.search("qubits", k=20, language="ja")
-        assert set(res.route.languages) == expected, fallback
+        assert set(res.route.languages) | set(res.route.fill) == expected, fallback
         assert "no partition for forced language 'ja'" in res.route.reason
 
 
@@ -126,7 +130,9 @@ def test_upsert_moves_partition_and_delete(router: LanguageRouter) -> None:
 def test_languages_restrict_ingest_detection(embedder: StaticEmbedder) -> None:
     r = LanguageRouter(embedder, languages=["en", "de"])
     r.add([DOCS["fr1"], DOCS["en1"]], ids=["f", "e"])
-    assert set(r.counts()) <= {"en", "de"}
+    # French is outside the candidates: filed under und (not a look-alike) and reported.
+    assert set(r.counts()) <= {"en", "de", "und"} and r.language_of("f") == "und"
+    assert r.last_ingest_report.outside == {"fr": 1}
 
 
 def test_save_load_answers_identically(
@@ -160,7 +166,7 @@ def test_load_refuses_other_model_and_damage(
         LanguageRouter.load(folder, Other())
     with pytest.raises(DimensionMismatchError, match="dimension 256.*dimension 8"):
         LanguageRouter.load(folder, Small())
-    (folder / "partitions" / "de" / "docstore.json").write_text("{}")
+    (next((folder / "segments").glob("de-*")) / "ids.json").write_text("{}")
     with pytest.raises(StoreFormatError, match="checksum"):
         LanguageRouter.load(folder, embedder)
     with pytest.raises(StoreFormatError, match="folder not found"):

@@ -18,15 +18,18 @@ import pytest
 from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
 from deposium_rag.store import FaissStore, relevance
 
-KINDS = ["flat", "hnsw"]
+KINDS = ["flat", "auto", "hnsw"]
 
 
 def vecs(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
 
 
-def filled(kind: str = "flat", n: int = 200, dim: int = 16) -> tuple[FaissStore, np.ndarray]:
-    store = FaissStore(index=kind)
+def filled(
+    kind: str = "flat", n: int = 200, dim: int = 16, vectors: str = "float32"
+) -> tuple[FaissStore, np.ndarray]:
+    # "auto" switches to its approximate index at 1,024 documents here, so tests cover both sides
+    store = FaissStore(index=kind, vectors=vectors, exact_below=1024 if kind == "auto" else 4096)
     v = vecs(n, dim)
     store.add(
         v,
@@ -193,13 +196,11 @@ def test_save_load_roundtrip(tmp_path: Path, kind: str) -> None:
     for q in v[:20]:
         assert store.search(q, 5, {"g": {"$lt": 5}}) == loaded.search(q, 5, {"g": {"$lt": 5}})
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["count"] == 299
+    assert manifest["format_version"] == 2 and manifest["count"] == 299
     assert manifest["metric"] == "inner_product" and manifest["dim"] == 16
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
-        "docstore.json",
-        "index.faiss",
-        "manifest.json",
-    ]
+    names = {"ids.json", "manifest.json", "vectors.npy", "texts.npy", "texts_ends.npy"}
+    names |= {"metas.npy", "metas_ends.npy"} | ({"ann.faiss"} if kind == "hnsw" else set())
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(names)
 
 
 def test_load_never_unpickles(tmp_path: Path, monkeypatch) -> None:
@@ -228,9 +229,9 @@ def test_load_refuses_other_model_or_dim(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda d: (d / "index.faiss").write_bytes((d / "index.faiss").read_bytes()[:100]), "checksum"),
-        (lambda d: (d / "docstore.json").write_text('{"ids": ["x"]'), "checksum"),
-        (lambda d: (d / "docstore.json").unlink(), "missing"),
+        (lambda d: (d / "vectors.npy").write_bytes((d / "vectors.npy").read_bytes()[:100]), "checksum"),
+        (lambda d: (d / "ids.json").write_text('{"ids": ["x"]'), "checksum"),
+        (lambda d: (d / "texts.npy").unlink(), "missing"),
         (lambda d: (d / "manifest.json").unlink(), "manifest is missing"),
         (lambda d: (d / "manifest.json").write_text("{not json"), "not valid JSON"),
         (lambda d: (d / "manifest.json").write_text('{"format": "other"}'), "not a deposium-rag"),
@@ -249,11 +250,11 @@ def test_tampered_docstore_with_matching_checksum_is_still_checked(tmp_path: Pat
 
     store, _ = filled(n=10)
     folder = store.save(tmp_path / "s")
-    (folder / "docstore.json").write_text(json.dumps({"ids": ["a"], "texts": ["a"], "metadatas": [{}]}))
+    (folder / "ids.json").write_text(json.dumps({"ids": ["a"], "deleted": []}))
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["docstore.json"] = sha256_file(folder / "docstore.json")
+    manifest["files"]["ids.json"] = sha256_file(folder / "ids.json")
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(StoreFormatError, match="does not hold 10"):
+    with pytest.raises(StoreFormatError, match="does not hold 1 aligned"):
         FaissStore.load(folder)
 
 
@@ -390,3 +391,126 @@ def test_flat_search_with_tombstones_and_broad_filter_is_exact() -> None:
     live = [i for i in range(1000) if i % 7 and i % 2 == 0]
     want = [f"id{i}" for i in sorted(live, key=lambda i: -scores[i])[:10]]
     assert [h.id for h in store.search(q, 10, lambda md: md["i"] % 2 == 0)] == want
+
+
+def test_one_thread_is_per_calling_thread_and_restored() -> None:
+    """Single queries run on one OpenMP thread without touching other threads' setting."""
+    import faiss
+
+    from deposium_rag.store import one_thread
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        inside: list[int] = []
+        entered, release = threading.Event(), threading.Event()
+
+        def worker() -> None:
+            faiss.omp_set_num_threads(2)
+            with one_thread():
+                inside.append(faiss.omp_get_max_threads())
+                entered.set()
+                release.wait(5)
+            inside.append(faiss.omp_get_max_threads())
+
+        t = threading.Thread(target=worker)
+        t.start()
+        assert entered.wait(5)
+        assert faiss.omp_get_max_threads() == 2  # this thread's batch work keeps its team
+        release.set()
+        t.join()
+        assert inside == [1, 2]
+        store, v = filled("flat")
+        store.search(v[0], 3)
+        assert faiss.omp_get_max_threads() == 2  # a search restores the caller's setting
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+# -- compact vectors, the approximate index, segments ----------------------------------------------
+def clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=dim)
+    return (centre + 0.6 * rng.normal(size=(n, dim))).astype(np.float32)
+
+
+@pytest.mark.parametrize("vectors", ["float32", "float16", "int8"])
+@pytest.mark.parametrize("kind", ["flat", "auto"])
+def test_compact_vectors_keep_recall_and_survive_a_save(tmp_path: Path, kind: str, vectors: str) -> None:
+    data = clustered(3000)
+    store = FaissStore(index=kind, vectors=vectors, exact_below=1024)
+    store.add(
+        data,
+        [f"t{i}" for i in range(3000)],
+        [{"g": i % 3} for i in range(3000)],
+        [str(i) for i in range(3000)],
+    )
+    assert (store._ann is not None) == (kind == "auto")
+    per_row = {"float32": 4 * 32, "float16": 2 * 32, "int8": 32 + 4}[vectors]
+    assert store.memory_bytes()["vectors"] == 3000 * per_row
+    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
+    queries = clustered(50, seed=1)
+    recall = []
+    for q in queries:
+        exact = np.argsort(-(unit @ (q / np.linalg.norm(q))))[:10]
+        got = [int(d) for d, _ in store.scores(q, 10)]
+        recall.append(len(set(got) & {int(x) for x in exact}) / 10)
+    assert np.mean(recall) >= 0.95
+    hit = store.search(data[7], 1)[0]
+    assert hit.id == "7" and hit.score == pytest.approx(1.0, abs=2e-2)
+    assert all(h.metadata["g"] == 1 for h in store.search(queries[0], 20, {"g": 1}))
+    store.save(tmp_path / "s")
+    loaded = FaissStore.load(tmp_path / "s")
+    assert loaded.vector_kind == vectors and loaded.index_kind == kind
+    for q in queries[:10]:
+        assert loaded.scores(q, 10) == store.scores(q, 10)
+
+
+def test_int8_keeps_each_rows_own_range() -> None:
+    """A row with one large component and one with tiny values both come back close."""
+    store = FaissStore(4, vectors="int8")
+    rows = np.array([[1.0, 1e-3, 0, 0], [1e-4, 2e-4, -3e-4, 1e-4]], dtype=np.float32)
+    store.add(rows, ["a", "b"], ids=["a", "b"])
+    got = store.vectors(["a", "b"])
+    for key, row in zip("ab", rows):
+        assert float(got[key] @ (row / np.linalg.norm(row))) > 0.999
+
+
+def test_segments_replay_adds_upserts_and_deletes(tmp_path: Path) -> None:
+    data = clustered(2000)
+    store = FaissStore(index="auto", exact_below=1024)
+    store.add(data[:1500], [f"t{i}" for i in range(1500)], None, [str(i) for i in range(1500)])
+    base = store.write_segment(tmp_path / "s0", full=True)
+    store.mark_saved()
+    assert base["full"] and base["count"] == 1500 and "ann.faiss" in base["files"]
+    assert not store.has_changes()
+    store.add(data[1500:], [f"t{i}" for i in range(1500, 2000)], None, [str(i) for i in range(1500, 2000)])
+    store.add(-data[3:4], ["moved"], [{"new": 1}], ["3"])  # upsert
+    store.delete(["4", "1600"])
+    delta = store.write_segment(tmp_path / "s1", full=False)
+    store.mark_saved()
+    assert not delta["full"] and delta["count"] == 500 and delta["deleted"] == 3
+    assert "ann.faiss" not in delta["files"]
+    loaded = FaissStore(index="auto", exact_below=1024, dim=32)
+    loaded.load_segments([(tmp_path / "s0", base["files"]), (tmp_path / "s1", delta["files"])])
+    assert sorted(loaded.ids()) == sorted(store.ids()) and len(loaded) == 1998
+    assert loaded.get(["3"])[0].text == "moved" and loaded.get(["3"])[0].metadata == {"new": 1}
+    for q in clustered(20, seed=2):
+        assert loaded.scores(q, 5) == store.scores(q, 5)
+
+
+def test_auto_compaction_keeps_its_trained_quantiser() -> None:
+    data = clustered(3000)
+    store = FaissStore(index="auto", exact_below=1024)
+    store.add(data, [f"t{i}" for i in range(3000)], None, [str(i) for i in range(3000)])
+    centroids = faiss_centroids(store)
+    store.delete([str(i) for i in range(0, 3000, 3)])  # a third dead: compacted
+    assert len(store._ids) == 2000 and store._ann.ntotal == 2000
+    assert np.array_equal(faiss_centroids(store), centroids)
+    assert store.search(data[1], 1)[0].id == "1"
+
+
+def faiss_centroids(store: FaissStore) -> np.ndarray:
+    import faiss
+
+    return faiss.vector_to_array(store._ann.pq.centroids)

@@ -7,6 +7,9 @@ per language, kept in step by id, and saves them all in one folder with one mani
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,15 +21,29 @@ from deposium_rag import _atomic
 from deposium_rag.backends.base import BackendConfig, Document
 from deposium_rag.errors import StoreFormatError
 from deposium_rag.filters import FilterSpec
-from deposium_rag.lexical import LexicalIndex, analyzer_for
-from deposium_rag.store import FaissStore, IndexKind, Record
+from deposium_rag.lexical import LexicalIndex, LexicalState, analyzer_for
+from deposium_rag.store import INDEX_KINDS, FaissStore, IndexKind, Record, VectorKind
 
 __all__ = ["LocalBackend"]
 
 FORMAT = "deposium-rag/language-router"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: partitions/<lang>/ FaissStore folders (still read)
 _MANIFEST = "manifest.json"
-_PARTITIONS = "partitions"
+_PARTITIONS = "partitions"  # version 1
+_SEGMENTS = "segments"
+_LEXICAL = "lexical"
+_RESERVED = frozenset(
+    {
+        "format",
+        "format_version",
+        "model_name",
+        "model_fingerprint",
+        "dim",
+        "count",
+        "partitions",
+        "next_segment",
+    }
+)
 
 
 class LocalBackend:
@@ -34,15 +51,23 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, *, index: IndexKind = "flat") -> None:
-        if index not in ("flat", "hnsw"):
-            raise ValueError(f"index must be 'flat' or 'hnsw', got {index!r}")
+    def __init__(self, *, index: IndexKind = "auto", vectors: VectorKind = "float32") -> None:
+        if index not in INDEX_KINDS:
+            raise ValueError(f"index must be one of {INDEX_KINDS}, got {index!r}")
+        FaissStore(index=index, vectors=vectors)  # checks the options once, here
         self.index_kind: IndexKind = index
+        self.vector_kind: VectorKind = vectors
         self.config: BackendConfig | None = None
         self._partitions: dict[str, FaissStore] = {}
         self._lexical: dict[str, LexicalIndex] = {}
         self._language_of: dict[str, str] = {}
         self._lock = threading.RLock()
+        # Lazy loading and incremental saves: partitions not read yet, where we saved last.
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending_counts: dict[str, int] = {}
+        self._home: Path | None = None
+        self._home_manifest: dict[str, Any] = {}
+        self._lex_saved: dict[str, int] = {}
 
     # -- binding ----------------------------------------------------------------------------------
     def open(self, config: BackendConfig) -> dict[str, Any] | None:
@@ -63,7 +88,13 @@ class LocalBackend:
     # -- introspection ----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {lang: len(st) for lang, st in sorted(self._partitions.items()) if len(st)}
+            counts = {lang: len(st) for lang, st in self._partitions.items()} | self._pending_counts
+            return {lang: n for lang, n in sorted(counts.items()) if n}
+
+    def loaded(self) -> list[str]:
+        """Partitions read into memory so far (the others are still only on disk)."""
+        with self._lock:
+            return sorted(self._partitions)
 
     def language_of(self, ids: Sequence[str]) -> dict[str, str]:
         with self._lock:
@@ -74,7 +105,7 @@ class LocalBackend:
 
     def partition(self, language: str) -> FaissStore | None:
         """The dense store of one language (local backend only)."""
-        return self._partitions.get(language)
+        return self._part(language)
 
     # -- writes -----------------------------------------------------------------------------------
     def upsert(self, docs: Sequence[Document]) -> None:
@@ -95,7 +126,7 @@ class LocalBackend:
             for doc_id in moved:
                 self._remove(doc_id)
             for lang, group in groups.items():
-                store = self._partitions.get(lang)
+                store = self._part(lang)
                 if store is None:
                     store = self._partitions[lang] = self._new_store(conf)
                     if conf.lexical:
@@ -112,6 +143,7 @@ class LocalBackend:
         return FaissStore(
             conf.dim,
             index=self.index_kind,
+            vectors=self.vector_kind,
             model_name=conf.model_name,
             model_fingerprint=conf.model_fingerprint,
         )
@@ -120,9 +152,10 @@ class LocalBackend:
         lang = self._language_of.pop(doc_id, None)
         if lang is None:
             return 0
+        store = self._part(lang)
         if lang in self._lexical:
             self._lexical[lang].delete([doc_id])
-        return self._partitions[lang].delete([doc_id])
+        return store.delete([doc_id]) if store is not None else 0
 
     def delete(self, ids: Iterable[str]) -> int:
         with self._lock:
@@ -133,6 +166,8 @@ class LocalBackend:
             self._partitions.clear()
             self._lexical.clear()
             self._language_of.clear()
+            self._pending.clear()
+            self._pending_counts.clear()
 
     def close(self) -> None:
         """Nothing to release: the data lives in memory until saved."""
@@ -143,22 +178,23 @@ class LocalBackend:
             out: list[tuple[str, Record]] = []
             for doc_id in ids:
                 lang = self._language_of.get(doc_id) if isinstance(doc_id, str) else None
-                if lang is not None:
-                    out.extend((lang, r) for r in self._partitions[lang].get([doc_id]))
+                store = self._part(lang) if lang is not None else None
+                if store is not None:
+                    out.extend((lang, r) for r in store.get([doc_id]))
             return out
 
     def ids(self, language: str, filter: FilterSpec = None) -> list[str]:
-        store = self._partitions.get(language)
+        store = self._part(language)
         return store.matching_ids(filter) if store is not None else []
 
     def dense(
         self, language: str, vector: np.ndarray, k: int, filter: FilterSpec = None
     ) -> list[tuple[str, float]]:
-        store = self._partitions.get(language)
+        store = self._part(language)
         return store.scores(vector, k, filter) if store is not None else []
 
     def dense_scores(self, language: str, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-        store = self._partitions.get(language)
+        store = self._part(language)
         if store is None or not ids:
             return {}
         unit = vector / (float(np.linalg.norm(vector)) or 1.0)
@@ -166,6 +202,7 @@ class LocalBackend:
 
     def _bm25(self, language: str) -> LexicalIndex | None:
         with self._lock:
+            self._part(language)
             lexical = self._lexical.get(language)
         if lexical is None and not self._conf().lexical:
             raise ValueError("this router was built with lexical=False: it keeps no BM25 index")
@@ -186,42 +223,249 @@ class LocalBackend:
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, folder: str | Path, options: dict[str, Any]) -> Path:
-        """All partitions in one folder with one manifest (router ``options`` included), swapped in."""
+        """Save to ``folder``: only what changed when it is where this backend last saved or loaded.
+
+        Incremental saves write one new segment per changed partition (its new rows, the ids
+        deleted, the lexical delta) and then atomically replace the small top manifest; any
+        other folder gets a full copy, swapped in whole. A crash at any point leaves the last
+        completed save readable (tests/test_persistence.py kills savers mid-write).
+        """
         conf = self._conf()
+        target = Path(folder).expanduser().absolute()
+        with self._lock:
+            if self._home is not None and self._home == target and _is_current(target, self._home_manifest):
+                self._save_segments(target, options, full=False)
+                return target
+            segments: dict[str, Any] = {}
 
-        def fill(tmp: Path) -> None:
-            with self._lock:
-                partitions = {}
-                for lang, store in sorted(self._partitions.items()):
-                    if not len(store):
-                        continue
-                    sub = tmp / _PARTITIONS / lang
-                    store.write(sub)
-                    partitions[lang] = {
-                        "count": len(store),
-                        "manifest_sha256": _atomic.sha256_file(sub / "manifest.json"),
-                    }
-                manifest = {
-                    "format": FORMAT,
-                    "format_version": FORMAT_VERSION,
-                    "model_name": conf.model_name,
-                    "model_fingerprint": conf.model_fingerprint,
-                    "dim": conf.dim,
-                    **options,
-                    "index": self.index_kind,
-                    "lexical": conf.lexical,
-                    "count": sum(p["count"] for p in partitions.values()),
-                    "partitions": partitions,
-                }
-                _atomic.write_json(tmp / _MANIFEST, manifest)
+            def fill(tmp: Path) -> None:
+                self._home_manifest = self._write_all(tmp, conf, options, segments)
 
-        return _atomic.write_folder_atomically(folder, fill)
+            _atomic.write_folder_atomically(target, fill)
+            self._home = target
+            self._mark_saved(segments)
+            return target
+
+    def compact(self) -> None:
+        """Merge each partition's segments into one in the folder last saved or loaded (crash-safe)."""
+        with self._lock:
+            if self._home is None:
+                raise ValueError("nothing to compact: this backend was never saved or loaded from a folder")
+            options = {k: v for k, v in self._home_manifest.items() if k not in _RESERVED}
+            self._save_segments(self._home, options, full=True)
+
+    def _write_all(
+        self, folder: Path, conf: BackendConfig, options: dict[str, Any], written: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Every partition as one full segment, then the manifest (into a fresh folder)."""
+        (folder / _SEGMENTS).mkdir(parents=True, exist_ok=True)
+        partitions: dict[str, Any] = {}
+        seq = 1
+        for lang in sorted(set(self._partitions) | set(self._pending)):
+            store = self._part(lang)
+            if store is None or not len(store):
+                continue
+            name = f"{lang}-{seq:06d}"
+            seq += 1
+            info = self._write_segment(folder / _SEGMENTS, name, lang, full=True)
+            written[lang] = info
+            partitions[lang] = {"count": len(store), "options": store.options(), "segments": [info["entry"]]}
+        manifest = self._manifest(conf, options, partitions, seq)
+        _atomic.write_json(folder / _MANIFEST, manifest)
+        return manifest
+
+    def _manifest(
+        self, conf: BackendConfig, options: dict[str, Any], partitions: dict[str, Any], seq: int
+    ) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_name": conf.model_name,
+            "model_fingerprint": conf.model_fingerprint,
+            "dim": conf.dim,
+            **{k: v for k, v in options.items() if k not in _RESERVED},
+            "index": self.index_kind,
+            "vectors": self.vector_kind,
+            "lexical": conf.lexical,
+            "count": sum(p["count"] for p in partitions.values()),
+            "next_segment": seq,
+            "partitions": partitions,
+        }
+
+    def _write_segment(self, parent: Path, name: str, lang: str, *, full: bool) -> dict[str, Any]:
+        """One segment folder, written under a temporary name, fsynced, then renamed."""
+        store = self._partitions[lang]
+        tmp = parent / f".tmp-{name}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        info = store.write_segment(tmp, full=full)
+        files = dict(info["files"])
+        lex_version = None
+        lexical = self._lexical.get(lang)
+        if lexical is not None:
+            since = self._lex_saved.get(lang)
+            state = None
+            if not info["full"] and since is not None:
+                try:
+                    state = lexical.export_delta(since)
+                except ValueError:
+                    state = None
+            if state is None and not info["full"]:  # the lexical index cannot give a delta: go full
+                shutil.rmtree(tmp)
+                return self._write_segment(parent, name, lang, full=True)
+            if state is None:
+                state = lexical.export_state(postings=False)
+            lex_version = int(state.meta["version"])
+            for path in state.write(tmp, _LEXICAL):
+                files[path.name] = _atomic.sha256_file(path)
+        _atomic.fsync_tree(tmp)
+        final = parent / name
+        if final.exists():
+            shutil.rmtree(final)  # left by a save that crashed before its manifest
+        os.rename(tmp, final)
+        entry = {"name": name, "full": info["full"], "count": info["count"], "deleted": info["deleted"]}
+        entry["files"] = files
+        return {"entry": entry, "full": info["full"], "lex_version": lex_version}
+
+    def _save_segments(self, home: Path, options: dict[str, Any], *, full: bool) -> None:
+        """Append a segment per changed partition (or one full segment each), swap the manifest."""
+        conf = self._conf()
+        old = self._home_manifest
+        seq = int(old.get("next_segment", 1))
+        segs = home / _SEGMENTS
+        segs.mkdir(exist_ok=True)
+        referenced = {e["name"] for p in old.get("partitions", {}).values() for e in p["segments"]}
+        for stray in segs.iterdir():  # segments of a save that crashed before its manifest
+            if stray.name not in referenced:
+                shutil.rmtree(stray, ignore_errors=True)
+        partitions: dict[str, Any] = {}
+        written: dict[str, Any] = {}
+        for lang in sorted(set(self._partitions) | set(self._pending)):
+            if lang in self._pending and not full:
+                partitions[lang] = old["partitions"][lang]  # never loaded: unchanged
+                continue
+            store = self._part(lang)
+            if store is None or not len(store):
+                continue
+            previous = old.get("partitions", {}).get(lang)
+            if previous is not None and not full and not store.needs_full_save() and not store.has_changes():
+                partitions[lang] = previous | {"count": len(store)}
+                continue
+            name = f"{lang}-{seq:06d}"
+            seq += 1
+            info = self._write_segment(segs, name, lang, full=full or previous is None)
+            written[lang] = info
+            chain = [info["entry"]] if info["full"] else [*previous["segments"], info["entry"]]
+            partitions[lang] = {"count": len(store), "options": store.options(), "segments": chain}
+        _atomic.fsync_dir(segs)
+        manifest = self._manifest(conf, options, partitions, seq)
+        _atomic.replace_json(home / _MANIFEST, manifest)  # the commit point
+        self._home_manifest = manifest
+        self._mark_saved(written)
+        keep = {e["name"] for p in partitions.values() for e in p["segments"]}
+        for folder in segs.iterdir():
+            if folder.name not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _mark_saved(self, written: dict[str, Any]) -> None:
+        for lang, info in written.items():
+            self._partitions[lang].mark_saved()
+            if info["lex_version"] is not None:
+                self._lex_saved[lang] = info["lex_version"]
+
+    def _part(self, lang: str) -> FaissStore | None:
+        """The partition's dense store, read from its segments on first use (lazy loading)."""
+        with self._lock:
+            store = self._partitions.get(lang)
+            if store is not None or lang not in self._pending:
+                return store
+            entry = self._pending[lang]
+            assert self._home is not None
+            manifest = {**self._home_manifest, "options": entry.get("options") or {}}
+            store = FaissStore.empty_like(manifest)
+            segments = [(self._home / _SEGMENTS / e["name"], e["files"]) for e in entry["segments"]]
+            store.load_segments(segments)
+            if len(store) != entry.get("count"):
+                raise StoreFormatError(
+                    f"partition {lang!r} in {self._home} holds {len(store)} documents, "
+                    f"manifest says {entry.get('count')}"
+                )
+            if self._conf().lexical:
+                lexical = None
+                for folder, _ in segments:
+                    state = LexicalState.read(folder, _LEXICAL, mmap=True)
+                    if lexical is None or state.meta.get("kind") == "full":
+                        lexical = LexicalIndex.from_state(state)
+                    else:
+                        lexical.apply_delta(state)
+                assert lexical is not None
+                if len(lexical) != len(store):
+                    raise StoreFormatError(
+                        f"partition {lang!r} in {self._home}: lexical and dense counts differ"
+                    )
+                self._lexical[lang] = lexical
+                self._lex_saved[lang] = lexical.version
+            self._partitions[lang] = store
+            del self._pending[lang]
+            self._pending_counts.pop(lang, None)
+            return store
 
     @classmethod
     def load(cls, folder: str | Path, config: BackendConfig) -> tuple[LocalBackend, dict[str, Any]]:
-        """Load a saved folder; returns the backend and the router options stored with it."""
-        path, manifest = _atomic.read_manifest(folder, FORMAT, FORMAT_VERSION, "language router")
+        """Open a saved folder: reads the manifest and ids; partitions load on first use.
+
+        Format version 1 folders (one FaissStore per partition, BM25 rebuilt from the texts)
+        are read too; the next save writes version 2.
+        """
+        path, manifest = _atomic.read_manifest(folder, FORMAT, (1, FORMAT_VERSION), "language router")
         _atomic.check_model(manifest, path, config.dim, config.model_fingerprint, config.model_name)
+        if manifest.get("format_version") == 1:
+            return cls._load_v1(path, manifest, config)
+        backend = cls(index=manifest.get("index", "flat"), vectors=manifest.get("vectors", "float32"))
+        lexical = bool(manifest.get("lexical", True))
+        backend.open(
+            BackendConfig(config.dim, config.model_name, config.model_fingerprint, lexical, config.options)
+        )
+        partitions = manifest.get("partitions")
+        if not isinstance(partitions, dict):
+            raise StoreFormatError(f"{path} manifest lists no partitions")
+        for lang, entry in partitions.items():
+            segments = entry.get("segments") if isinstance(entry, dict) else None
+            if not segments or not segments[0].get("full"):
+                raise StoreFormatError(f"partition {lang!r} in {path} has no full first segment")
+            live: dict[str, None] = {}
+            for seg in segments:
+                sub = path / _SEGMENTS / str(seg.get("name"))
+                files = seg.get("files") or {}
+                if "ids.json" not in files:
+                    raise StoreFormatError(f"segment {sub} lists no ids.json")
+                _atomic.check_files(sub, {"ids.json": files["ids.json"]})
+                listing = _atomic.read_json(sub / "ids.json", "segment ids")
+                for d in listing.get("deleted", []) if isinstance(listing, dict) else []:
+                    live.pop(d, None)
+                for d in listing.get("ids", []) if isinstance(listing, dict) else []:
+                    live.pop(d, None)
+                    live[d] = None
+            if len(live) != entry.get("count"):
+                raise StoreFormatError(
+                    f"partition {lang!r} in {path} holds {len(live)} documents, "
+                    f"manifest says {entry.get('count')}"
+                )
+            for d in live:
+                if d in backend._language_of:
+                    raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
+                backend._language_of[d] = lang
+            backend._pending[lang] = entry
+            backend._pending_counts[lang] = len(live)
+        backend._home, backend._home_manifest = path.absolute(), manifest
+        options = {key: value for key, value in manifest.items() if key not in _RESERVED}
+        return backend, options
+
+    @classmethod
+    def _load_v1(
+        cls, path: Path, manifest: dict[str, Any], config: BackendConfig
+    ) -> tuple[LocalBackend, dict[str, Any]]:
+        """Format version 1: ``partitions/<lang>/`` FaissStore folders; BM25 rebuilt from texts."""
         backend = cls(index=manifest.get("index", "flat"))
         lexical = bool(manifest.get("lexical", True))
         backend.open(
@@ -253,9 +497,45 @@ class LocalBackend:
                 if d in backend._language_of:
                     raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
                 backend._language_of[d] = lang
-        skip = {"format", "format_version", "model_name", "model_fingerprint", "dim", "count", "partitions"}
-        options = {key: value for key, value in manifest.items() if key not in skip}
+        options = {key: value for key, value in manifest.items() if key not in _RESERVED}
         return backend, options
+
+
+def describe(folder: str | Path) -> dict[str, Any]:
+    """What a saved folder holds, from its manifest alone: for ``deposium-rag info``."""
+    path, manifest = _atomic.read_manifest(folder, FORMAT, (1, FORMAT_VERSION), "language router")
+    out: dict[str, Any] = {
+        "path": str(path),
+        "format_version": manifest.get("format_version"),
+        "model_name": manifest.get("model_name"),
+        "dim": manifest.get("dim"),
+        "count": manifest.get("count"),
+        "options": {k: v for k, v in manifest.items() if k not in _RESERVED},
+        "partitions": {},
+    }
+    for lang, entry in (manifest.get("partitions") or {}).items():
+        if manifest.get("format_version") == 1:
+            folders = [path / _PARTITIONS / lang]
+        else:
+            folders = [path / _SEGMENTS / e["name"] for e in entry.get("segments", [])]
+        size = sum(f.stat().st_size for d in folders if d.is_dir() for f in d.iterdir() if f.is_file())
+        out["partitions"][lang] = {
+            "count": entry.get("count"),
+            "segments": len(folders),
+            "bytes": size,
+            "options": entry.get("options") or {},
+        }
+    out["bytes"] = sum(p["bytes"] for p in out["partitions"].values())
+    return out
+
+
+def _is_current(folder: Path, manifest: dict[str, Any]) -> bool:
+    """True when ``folder`` still holds the manifest this backend saved or loaded last."""
+    try:
+        on_disk = _atomic.read_json(folder / _MANIFEST, "router manifest")
+    except StoreFormatError:
+        return False
+    return bool(manifest) and on_disk == json.loads(json.dumps(manifest))  # tuples read back as lists
 
 
 def _check_same_model(old: BackendConfig, new: BackendConfig) -> None:

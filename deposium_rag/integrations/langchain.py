@@ -29,7 +29,7 @@ import numpy as np
 from deposium_rag._validation import check_text, check_texts
 from deposium_rag.filters import RowFilter
 from deposium_rag.models import StaticEmbedder
-from deposium_rag.retrievers.router import LanguageRouter, RoutedResult
+from deposium_rag.retrievers.router import CONFIDENCE_KEY, LanguageRouter, RoutedResult
 from deposium_rag.store import FaissStore, Hit, IndexKind, relevance
 
 __all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbeddings"]
@@ -318,11 +318,45 @@ def as_encoder(embedding: Embeddings) -> Any:
     return embedding.embedder if isinstance(embedding, Model2VecEmbeddings) else EmbeddingsEncoder(embedding)
 
 
+# Reserved metadata key: set on documents added without a language, so that ``get`` can give
+# back exactly the metadata the caller stored (the router adds the detected language to it).
+DETECTED_KEY = "_language_detected"
+
+
+def add_to_router(
+    router: LanguageRouter,
+    texts: Sequence[str],
+    metadatas: Sequence[Mapping[str, Any] | None] | None,
+    ids: Sequence[str] | None,
+) -> list[str]:
+    """``router.add``, marking the documents whose language the router will detect."""
+    key = router.language_key
+    marked = []
+    for md in metadatas if metadatas is not None else [None] * len(texts):
+        if md is None or isinstance(md, Mapping):  # anything else: the router's typed error
+            md = dict(md or {})
+            if md.get(key) is None:
+                md[DETECTED_KEY] = True
+        marked.append(md)
+    return router.add(list(texts), marked, None if ids is None else list(ids))
+
+
+def stored_metadata(metadata: Mapping[str, Any], language_key: str) -> dict[str, Any]:
+    """Metadata as the caller stored it: without the detected language, its confidence and the
+    marker."""
+    md = dict(metadata)
+    if md.pop(DETECTED_KEY, False):
+        md.pop(language_key, None)
+        md.pop(CONFIDENCE_KEY, None)
+    return md
+
+
 def routed_documents(result: RoutedResult) -> list[Document]:
     """Documents carrying ``language``, ``score`` (cosine) and ``relevance`` in metadata."""
     docs = []
     for hit, lang in zip(result.hits, result.languages):
-        md = {**hit.metadata, "language": lang, "score": hit.score, "relevance": relevance(hit.score)}
+        md = {k: v for k, v in hit.metadata.items() if k != DETECTED_KEY}
+        md = {**md, "language": lang, "score": hit.score, "relevance": relevance(hit.score)}
         docs.append(Document(page_content=hit.text, metadata=md, id=hit.id))
     return docs
 
@@ -349,6 +383,7 @@ class LanguageRoutingRetriever(DocumentIndex):
     mode: Literal["dense", "lexical", "hybrid"] | None = None  # None: the router's default
     fusion: Literal["convex", "minmax", "rrf"] | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)  # drop hits below it
 
     def _search(
         self,
@@ -359,6 +394,7 @@ class LanguageRoutingRetriever(DocumentIndex):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
     ) -> list[Document]:
         """The one search both ``invoke`` and ``ainvoke`` run: per-call options over defaults."""
         result = self.router.search(
@@ -369,6 +405,7 @@ class LanguageRoutingRetriever(DocumentIndex):
             mode=mode or self.mode,  # type: ignore[arg-type]
             fusion=fusion or self.fusion,  # type: ignore[arg-type]
             weight=self.weight if weight is None else weight,
+            min_relevance=self.min_relevance if min_relevance is None else min_relevance,
         )
         return routed_documents(result)
 
@@ -383,9 +420,10 @@ class LanguageRoutingRetriever(DocumentIndex):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return self._search(query, k, language, filter, mode, fusion, weight)
+        return self._search(query, k, language, filter, mode, fusion, weight, min_relevance)
 
     async def _aget_relevant_documents(
         self,
@@ -398,10 +436,13 @@ class LanguageRoutingRetriever(DocumentIndex):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
         """Same options as ``invoke``; the search runs in a worker thread (the loop stays free)."""
-        return await asyncio.to_thread(self._search, query, k, language, filter, mode, fusion, weight)
+        return await asyncio.to_thread(
+            self._search, query, k, language, filter, mode, fusion, weight, min_relevance
+        )
 
     @classmethod
     def from_texts(
@@ -416,7 +457,7 @@ class LanguageRoutingRetriever(DocumentIndex):
     ) -> LanguageRoutingRetriever:
         """Detect each text's language, embed, and build the partitions."""
         router = LanguageRouter(as_encoder(embedding), **router_options)
-        router.add(list(texts), list(metadatas) if metadatas is not None else None, ids)
+        add_to_router(router, texts, metadatas, ids)
         return cls(router=router, k=k)
 
     @classmethod
@@ -436,7 +477,9 @@ class LanguageRoutingRetriever(DocumentIndex):
     def add_documents(self, documents: Sequence[Document], **kwargs: Any) -> list[str]:
         """Upsert documents (by ``Document.id``; a new id when it has none); returns their ids."""
         ids = kwargs.get("ids") or [d.id or _new_id() for d in documents]
-        return self.router.add([d.page_content for d in documents], [d.metadata for d in documents], ids)
+        return add_to_router(
+            self.router, [d.page_content for d in documents], [d.metadata for d in documents], ids
+        )
 
     # -- DocumentIndex ----------------------------------------------------------------------------
     def upsert(self, items: Sequence[Document], /, **kwargs: Any) -> UpsertResponse:
@@ -459,7 +502,11 @@ class LanguageRoutingRetriever(DocumentIndex):
 
     def get(self, ids: Sequence[str], /, **kwargs: Any) -> list[Document]:
         """Documents by id, in the order asked; unknown ids are skipped."""
-        return [Document(page_content=r.text, metadata=r.metadata, id=r.id) for r in self.router.get(ids)]
+        key = self.router.language_key
+        return [
+            Document(page_content=r.text, metadata=stored_metadata(r.metadata, key), id=r.id)
+            for r in self.router.get(ids)
+        ]
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Same as :meth:`get` (the name LangChain vector stores use)."""

@@ -46,7 +46,7 @@ import numpy as np
 
 from deposium_rag.metadata import to_json_metadata
 from deposium_rag.models import StaticEmbedder
-from deposium_rag.retrievers.router import LanguageRouter
+from deposium_rag.retrievers.router import CONFIDENCE_KEY, LanguageRouter
 from deposium_rag.store import FaissStore, IndexKind
 
 __all__ = ["FAISSVectorStore", "LanguageRoutingRetriever", "Model2VecEmbedding", "to_core_filter"]
@@ -161,9 +161,26 @@ def to_core_filter(filters: MetadataFilters | None) -> dict[str, Any] | None:
 
 
 def _json_node(node: BaseNode, position: int) -> BaseNode:
-    """The node with its metadata converted by the core rules (dates, numpy numbers, sets)."""
-    converted = to_json_metadata(node.metadata, position, path=f"nodes[{position}].metadata")
-    return node.model_copy(update={"metadata": converted})
+    """The node with its metadata converted by the core rules (dates, numpy numbers, sets),
+    including the copies of its source's metadata that its relationships carry."""
+    where = f"nodes[{position}]"
+    converted = to_json_metadata(node.metadata, position, path=f"{where}.metadata")
+    relationships: dict[Any, Any] = {}
+    for rel, info in node.relationships.items():
+        infos = info if isinstance(info, list) else [info]
+        name = rel.name if isinstance(rel, NodeRelationship) else str(rel)
+        fixed = [
+            i.model_copy(
+                update={
+                    "metadata": to_json_metadata(
+                        i.metadata, position, path=f"{where}.relationships[{name}].metadata"
+                    )
+                }
+            )
+            for i in infos
+        ]
+        relationships[rel] = fixed if isinstance(info, list) else fixed[0]
+    return node.model_copy(update={"metadata": converted, "relationships": relationships})
 
 
 def _persist_folder(persist_path: str | os.PathLike[str]) -> Path:
@@ -361,7 +378,7 @@ class FAISSVectorStore(BasePydanticVectorStore):
 
 # -- language routing retriever --------------------------------------------------------------------
 NODE_KEY = "_node"  # reserved metadata key: what a node needs besides text and metadata
-_RETRIEVE_OPTIONS = ("similarity_top_k", "language", "filters", "mode", "fusion", "weight")
+_RETRIEVE_OPTIONS = ("similarity_top_k", "language", "filters", "mode", "fusion", "weight", "min_relevance")
 # Per-call options of retrieve()/aretrieve(): a context variable, so concurrent calls (threads or
 # tasks) each see their own, and asyncio.to_thread carries them into the worker thread.
 _CALL_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("deposium_retrieve_options", default=None)
@@ -416,6 +433,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         mode: str | None = None,
         fusion: str | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -425,6 +443,7 @@ class LanguageRoutingRetriever(BaseRetriever):
         self.language = language
         self.filters = filters
         self.mode, self.fusion, self.weight = mode, fusion, weight
+        self.min_relevance = min_relevance  # hits below this relevance are dropped
 
     @classmethod
     def from_documents(
@@ -533,6 +552,7 @@ class LanguageRoutingRetriever(BaseRetriever):
             mode=self._setting(options, "mode"),
             fusion=self._setting(options, "fusion"),
             weight=self._setting(options, "weight"),
+            min_relevance=self._setting(options, "min_relevance"),
         )
         return [self._to_node(hit, lang) for hit, lang in zip(result.hits, result.languages)]
 
@@ -542,14 +562,15 @@ class LanguageRoutingRetriever(BaseRetriever):
         record = metadata.pop(NODE_KEY, None) or {}
         if record:
             metadata.pop("ref_doc_id", None)
+        routing = [k for k in (key, CONFIDENCE_KEY) if k == key or k in metadata]  # not for embed or LLM
         embed_excluded = list(record.get("excluded_embed_metadata_keys", []))
         llm_excluded = list(record.get("excluded_llm_metadata_keys", []))
         node = TextNode(
             id_=hit.id,
             text=hit.text,
             metadata={**metadata, key: lang},
-            excluded_embed_metadata_keys=embed_excluded + [key] * (key not in embed_excluded),
-            excluded_llm_metadata_keys=llm_excluded + [key] * (key not in llm_excluded),
+            excluded_embed_metadata_keys=embed_excluded + [k for k in routing if k not in embed_excluded],
+            excluded_llm_metadata_keys=llm_excluded + [k for k in routing if k not in llm_excluded],
             relationships=_relationships(record.get("relationships", {})),
         )
         return NodeWithScore(node=node, score=hit.score)

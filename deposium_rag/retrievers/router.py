@@ -6,14 +6,29 @@ language and routing the query removes them, and lets each partition analyse tex
 
 Routing policy (documented, tested):
 
-* ingest: ``metadata[language_key]`` if given (normalised to ISO 639-1), else detected on the
-  text's first ``detect_chars`` characters, among ``languages`` (default: 55 widely used
-  languages, so short texts do not land in rare look-alikes); text without letters is ``und``;
-* query: detection restricted to the languages present in the index. When the top candidate
-  has probability >= ``confidence`` only its partition is searched; otherwise the top
-  candidates are added until their probabilities sum to ``confidence`` (at most
-  ``max_languages``) and the results merged by score (same model, same cosine: scores
-  compare). ``und`` always joins. ``language=`` forces a partition;
+* ingest: ``metadata[language_key]`` if given (normalised to ISO 639-1), else detected from
+  the text as a whole (:func:`deposium_rag.language.detect_documents`: markup, URLs, code and
+  numbers dropped, ``detect_chars`` characters sampled in windows from head to tail, the
+  letter-weighted majority of the windows wins) among ``languages`` (default: widely used
+  languages, so short texts do not land in rare look-alikes). The detection confidence is
+  kept in ``metadata["language_confidence"]``. Text with no words left, and text whose best
+  language is outside ``languages``, goes to ``und``; :attr:`LanguageRouter.last_ingest_report`
+  counts them (and a warning is logged) so the caller can widen ``languages``;
+* query: detection restricted to the languages present in the index, times a prior: each
+  partition's share of the collection to the power ``PRIOR_WEIGHT``, renormalised (a 1-3
+  word query is sent to where the documents are). When the top candidate has probability
+  >= ``confidence`` and is also the detector's own choice, only its partition is searched;
+  otherwise the top candidates are added until their probabilities sum to ``confidence``
+  (at most ``max_languages``), plus the detector's own choice and the largest partition
+  the detector gives at least ``PLAUSIBLE``, and the results merged by score.
+  ``language=`` forces a partition;
+* ``und`` (junk, and documents in languages outside the set) only fills: it is searched
+  when the routed partitions return fewer than ``k`` hits, or joins when the query itself
+  looks like a language no partition holds. Its hits are scored on the routed language's
+  scale (BM25 and cosine rescaled with that partition's range), never on its own, so the
+  best of a small pool of junk never looks like a perfect match (benchmarks/messy_routing.py:
+  und in the top 10 went from 2.0% to 0.0% on the test half). ``min_relevance`` drops weak
+  hits, so "nothing relevant" comes back as no hits;
 * a forced language with no partition, or an undecidable query (no letters), follows
   ``fallback``: ``"all"`` (search every partition), ``"none"`` (no results) or a language code.
 
@@ -34,6 +49,7 @@ is the fused relevance r in [0, 1] written as ``2r - 1``, so that
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -53,13 +69,26 @@ from deposium_rag.language import (
     COMMON_LANGUAGES,
     UND,
     Candidate,
+    DocumentLanguage,
     LanguageDetector,
+    detect_documents,
     get_detector,
     normalize_language,
 )
-from deposium_rag.store import FaissStore, Hit, IndexKind, Record, _unit_rows, json_metadata
+from deposium_rag.store import FaissStore, Hit, IndexKind, Record, VectorKind, _unit_rows, json_metadata
 
-__all__ = ["Encoder", "LanguageRouter", "Mode", "Route", "RoutedResult"]
+CONFIDENCE_KEY = "language_confidence"  # metadata key of a detected document's confidence
+
+__all__ = ["Encoder", "IngestReport", "LanguageRouter", "Mode", "Route", "RoutedResult"]
+
+log = logging.getLogger(__name__)
+
+# Query routing (chosen on the dev half of benchmarks/messy_routing.py): the detector's
+# probabilities times each partition's share of the collection to this power, renormalised;
+# a language the detector gives at least PLAUSIBLE is searched when the route is uncertain,
+# if it holds the most documents.
+PRIOR_WEIGHT = 0.5
+PLAUSIBLE = 0.1
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["convex", "minmax", "rrf"]
@@ -89,6 +118,41 @@ class Route:
     languages: tuple[str, ...]
     reason: str
     candidates: tuple[Candidate, ...] = ()
+    fill: tuple[str, ...] = ()  # searched only when ``languages`` cannot fill k (und, usually)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What detection did in one :meth:`LanguageRouter.add` call.
+
+    ``outside`` counts documents whose best language is not among the router's candidate
+    languages, by that language (they were filed under ``und``); ``no_text`` counts documents
+    with no words to detect (tables, markup, code); ``low_confidence`` those below the floor.
+    """
+
+    documents: int = 0
+    detected: int = 0
+    by_language: dict[str, int] = field(default_factory=dict)
+    outside: dict[str, int] = field(default_factory=dict)
+    no_text: int = 0
+    low_confidence: int = 0
+
+    def summary(self) -> str:
+        """One line for a log or a command-line summary."""
+        line = f"{self.documents} documents, {self.detected} detected"
+        if self.outside:
+            langs = ", ".join(
+                f"{lang}: {n}" for lang, n in sorted(self.outside.items(), key=lambda kv: -kv[1])
+            )
+            line += (
+                f"; {sum(self.outside.values())} look like languages outside the candidate set ({langs})"
+                f" and went to 'und': add them with languages=[...] (CLI: --languages)"
+            )
+        if self.no_text:
+            line += f"; {self.no_text} without words (tables, markup, code) went to 'und'"
+        if self.low_confidence:
+            line += f"; {self.low_confidence} below the confidence floor went to 'und'"
+        return line
 
 
 @dataclass(frozen=True)
@@ -115,8 +179,9 @@ class LanguageRouter:
         confidence: float = 0.5,
         max_languages: int = 3,
         language_key: str = "language",
-        detect_chars: int = 120,
-        index: IndexKind = "flat",
+        detect_chars: int = 480,
+        index: IndexKind = "auto",
+        vectors: VectorKind = "float32",
         languages: Iterable[str] | None = COMMON_LANGUAGES,
         mode: Mode = "hybrid",
         fusion: Fusion = "convex",
@@ -144,11 +209,14 @@ class LanguageRouter:
         if not self.lexical and mode != "dense":
             mode = "dense"
         self.mode, self.fusion, self.weight = self._check_mode(mode, fusion, weight)
-        self.backend: PartitionBackend = backend if backend is not None else LocalBackend(index=index)
+        self.backend: PartitionBackend = (
+            backend if backend is not None else LocalBackend(index=index, vectors=vectors)
+        )
         self._stored_options = self.backend.open(
             BackendConfig(encoder.dim, encoder.model_name, encoder.fingerprint, self.lexical, self._options())
         )
         self._lock = threading.RLock()  # one writer at a time: an upsert is detect + embed + store
+        self.last_ingest_report = IngestReport()
 
     @staticmethod
     def _check_mode(mode: str, fusion: str, weight: float) -> tuple[Mode, Fusion, float]:
@@ -198,8 +266,11 @@ class LanguageRouter:
     # -- ingest -----------------------------------------------------------------------------------
     def detect_languages(self, texts: Sequence[str]) -> list[str]:
         """The partition each text would go to when it carries no language metadata."""
-        heads = [t[: self.detect_chars] for t in texts]
-        return [c[0].language for c in self.detector.detect_batch(heads, self.allowed)]
+        return [d.language for d in self.detect_documents(texts)]
+
+    def detect_documents(self, texts: Sequence[str]) -> list[DocumentLanguage]:
+        """Language, confidence, best language and status of each text (see the module docstring)."""
+        return detect_documents(self.detector, texts, self.allowed, budget=self.detect_chars)
 
     def add(
         self,
@@ -244,11 +315,14 @@ class LanguageRouter:
         # Embedding releases the GIL (Rust tokenizer, numpy); detection is Python: overlap them.
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(self.encoder.encode, to_embed)
-            for i, lang in zip(todo, self.detect_languages([items[i] for i in todo])):
-                langs[i] = lang
+            found = self.detect_documents([items[i] for i in todo])
+            for i, d in zip(todo, found):
+                langs[i] = d.language
+                metas[i][CONFIDENCE_KEY] = d.confidence
             vectors = np.asarray(pending.result(), dtype=np.float32)
         for md, lang in zip(metas, langs):
             md[self.language_key] = lang
+        report = _report(n, found)
         if vectors.shape != (n, self.encoder.dim):
             raise DimensionMismatchError(
                 f"encoder returned shape {vectors.shape}, expected ({n}, {self.encoder.dim})"
@@ -257,6 +331,9 @@ class LanguageRouter:
         docs = [Document(doc_ids[i], items[i], metas[i], langs[i] or UND, unit[i]) for i in range(n)]
         with self._lock:
             self.backend.upsert(docs)
+            self.last_ingest_report = report
+        if report.outside or report.low_confidence:
+            log.warning("language detection: %s", report.summary())
         return returned
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -287,24 +364,42 @@ class LanguageRouter:
                 return self._with_und(Route((lang,), "forced"))
             return self._fallback(f"no partition for forced language {lang!r}")
         if not present:
-            return self._with_und(Route((), "no language partitions"))
-        candidates = tuple(self.detector.detect(query, present))
-        if candidates[0].language == UND:
-            return self._fallback("undecidable query (no letters)", candidates)
-        if candidates[0].probability >= self.confidence:
-            return self._with_und(Route((candidates[0].language,), "detected", candidates))
+            return self._with_und(Route((), "no language partitions"), join=True)
+        detected = tuple(self.detector.detect(query, present))
+        if detected[0].language == UND:
+            return self._fallback("undecidable query (no letters)", detected)
+        candidates = _with_prior(detected, self.counts(), PRIOR_WEIGHT)
+        own = detected[0].language  # the detector's own choice, before the prior
+        # und joins on the routed language's scale only when the query itself looks like a
+        # language no partition holds (its documents may sit in und); otherwise it only fills.
+        join = False
+        if self.counts().get(UND):
+            best = self.detector.detect(query)[0]
+            join = best.language not in present and best.language != UND and best.probability >= 0.5
+        if candidates[0].probability >= self.confidence and candidates[0].language == own:
+            return self._with_und(Route((own,), "detected", candidates), join)
         chosen: list[str] = []
         total = 0.0
         for c in candidates:
-            chosen.append(c.language)
-            total += c.probability
             if total >= self.confidence or len(chosen) >= self.max_languages:
                 break
-        return self._with_und(Route(tuple(chosen), "uncertain: merged by score", candidates))
+            chosen.append(c.language)
+            total += c.probability
+        # Never leave out the detector's own choice, nor the largest partition it finds plausible.
+        sizes = self.counts()
+        plausible = [c.language for c in detected if c.probability >= PLAUSIBLE]
+        largest = max(plausible, key=lambda lang: sizes.get(lang, 0)) if plausible else own
+        for lang in (own, largest):
+            if lang not in chosen:
+                chosen.append(lang)
+        return self._with_und(Route(tuple(chosen), "uncertain: merged by score", candidates), join)
 
-    def _with_und(self, route: Route) -> Route:
+    def _with_und(self, route: Route, join: bool = False) -> Route:
+        """und joins the search (``join``) or is kept to fill up to k (measured on dev)."""
         if UND not in route.languages and self.counts().get(UND):
-            return Route((*route.languages, UND), route.reason, route.candidates)
+            if join:
+                return Route((*route.languages, UND), route.reason, route.candidates)
+            return Route(route.languages, route.reason, route.candidates, (UND,))
         return route
 
     def _fallback(self, why: str, candidates: tuple[Candidate, ...] = ()) -> Route:
@@ -325,9 +420,18 @@ class LanguageRouter:
         mode: Mode | None = None,
         fusion: Fusion | None = None,
         weight: float | None = None,
+        min_relevance: float | None = None,
     ) -> RoutedResult:
-        """Route ``query`` and return the ``k`` best hits across the routed partitions."""
+        """Route ``query`` and return the ``k`` best hits across the routed partitions.
+
+        ``min_relevance`` (in [0, 1]) drops hits whose relevance is below it, so "nothing
+        relevant" comes back as no hits rather than as the best of unrelated documents.
+        """
         check_text(query, "query")
+        if min_relevance is not None and not (
+            isinstance(min_relevance, (int, float)) and 0.0 <= min_relevance <= 1.0
+        ):
+            raise ValueError(f"min_relevance must be a number in [0, 1], got {min_relevance!r}")
         if not query.strip():
             raise ValueError("query is empty: pass some text to search for")
         mode, fusion, weight = self._check_mode(
@@ -339,29 +443,63 @@ class LanguageRouter:
             )
         compile_filter(filter)  # bad filters fail here, before any work
         route = self.route(query, language)
-        if not route.languages:
+        if not route.languages and not route.fill:
             return RoutedResult([], route, [])
         vector = None if mode == "lexical" else self.encoder.encode([query])[0]
-        merged: list[tuple[float, str, Hit]] = []
+        merged: list[tuple[float, str, str]] = []
         share = _language_share(route) if mode != "dense" else {}
         if vector is not None:
             vector = _unit_rows(vector, self.encoder.dim, "query vector", self.encoder.model_name)[0]
-        for lang in route.languages:
+        pools = {}
+        if mode != "dense":
+            pools = {lang: self._pool(lang, query, vector, k, filter, mode) for lang in route.languages}
+        if not route.languages:
+            pools.update({lang: self._pool(lang, query, vector, k, filter, mode) for lang in route.fill})
+        # und (documents with no detectable or no known language) is scored on the scale of the
+        # first routed language with candidates, never on its own: the best of a small pool of
+        # junk must not look like a perfect match (measured in benchmarks/messy_routing.py).
+        primary = next((lang for lang in route.languages if lang != UND and pools.get(lang)), None)
+        reference = _scale(pools[primary], mode) if primary is not None else None
+        fill_only: set[str] = set(route.fill)
+        searched = list(route.languages)
+        if route.fill and not route.languages:
+            searched = list(route.fill)
+        elif route.fill:
+            # Fill partitions are searched only when the routed ones return fewer than k hits.
+            have = 0
+            for lang in route.languages:
+                if mode == "dense":
+                    have += len(self.backend.dense(lang, vector, k, filter))
+                else:
+                    have += len(_fuse(pools[lang], _scale(pools[lang], mode), mode, fusion, weight, k))
+            if have < k:
+                searched += list(route.fill)
+                if mode != "dense":
+                    pools.update(
+                        {lang: self._pool(lang, query, vector, k, filter, mode) for lang in route.fill}
+                    )
+        for lang in searched:
             if mode == "dense":
                 scored = [(d, max(-1.0, min(1.0, c))) for d, c in self.backend.dense(lang, vector, k, filter)]
             else:
                 factor = min(1.0, share.get(lang, 1.0))
-                relevance = self._scored(lang, query, vector, k, filter, mode, fusion, weight)
+                pool = pools[lang]
+                scale = reference if lang == UND and reference is not None else _scale(pool, mode)
+                if lang == UND and fusion == "rrf" and mode == "hybrid" and primary is not None:
+                    fill_only.add(lang)  # ranks have no common scale: und only fills up to k
+                relevance = _fuse(pool, scale, mode, fusion, weight, k)
                 scored = [(d, 2.0 * min(1.0, max(0.0, r)) * factor - 1.0) for d, r in relevance]
             merged.extend((score, lang, doc_id) for doc_id, score in scored)
-        merged.sort(key=lambda t: -t[0])
+        merged.sort(key=lambda t: (t[1] in fill_only, -t[0]))
+        if min_relevance is not None:
+            merged = [t for t in merged if (1.0 + t[0]) / 2.0 >= min_relevance - 1e-12]
         top = merged[:k]
         records = {r.id: r for _, r in self.backend.get([d for _, _, d in top])}
         top = [t for t in top if t[2] in records]  # deleted by another thread meanwhile
         hits = [Hit(d, records[d].text, records[d].metadata, score) for score, _, d in top]
         return RoutedResult(hits, route, [lang for _, lang, _ in top])
 
-    def _scored(
+    def _pool(
         self,
         lang: str,
         query: str,
@@ -369,10 +507,8 @@ class LanguageRouter:
         k: int,
         filter: FilterSpec,
         mode: Mode,
-        fusion: Fusion,
-        weight: float,
-    ) -> list[tuple[str, float]]:
-        """Lexical or hybrid top-k ``(id, relevance in [0, 1])`` of one partition.
+    ) -> _Pool | None:
+        """The candidate pool of one partition with raw BM25 (and cosine in hybrid mode).
 
         Filters apply before ranking, inside the backend.
         """
@@ -380,9 +516,8 @@ class LanguageRouter:
         lex_top = self.backend.lexical(lang, query, pool, filter)
         if mode == "lexical":
             if not lex_top:
-                return []
-            best = lex_top[0][1]
-            return [(d, s / best) for d, s in lex_top[:k]]
+                return None
+            return _Pool([d for d, _ in lex_top], np.array([s for _, s in lex_top], dtype=np.float64), None)
         assert vector is not None
         dense = dict(self.backend.dense(lang, vector, pool, filter))
         missing = [d for d, _ in lex_top if d not in dense]
@@ -390,22 +525,14 @@ class LanguageRouter:
             dense.update(self.backend.dense_scores(lang, vector, missing))
         pool_ids = list(dense)
         if not pool_ids:
-            return []
+            return None
         bm25 = dict(lex_top)
         unscored = [d for d in pool_ids if d not in bm25]
         if unscored:
             bm25.update(self.backend.lexical_scores(lang, query, unscored))
         lex = np.array([bm25.get(d, 0.0) for d in pool_ids], dtype=np.float64)
         den = np.array([dense[d] for d in pool_ids], dtype=np.float64)
-        if fusion == "rrf":
-            fused = _rrf(den) + _rrf(lex, positive_only=True)
-            fused /= 2.0 / (_RRF_K + 1)
-        elif fusion == "minmax":
-            fused = weight * _minmax(lex) + (1.0 - weight) * _minmax(den)
-        else:
-            fused = weight * _minmax(lex) + (1.0 - weight) * (1.0 + den) / 2.0
-        top = np.argsort(-fused, kind="stable")[:k]
-        return [(pool_ids[i], float(fused[i])) for i in top]
+        return _Pool(pool_ids, lex, den)
 
     # -- persistence ------------------------------------------------------------------------------
     def _options(self) -> dict[str, Any]:
@@ -465,6 +592,85 @@ class LanguageRouter:
         return cls(encoder, backend=backend, **kwargs)
 
 
+@dataclass(frozen=True)
+class _Pool:
+    ids: list[str]
+    lex: np.ndarray  # raw BM25
+    den: np.ndarray | None  # cosine (hybrid mode)
+
+
+# (BM25 low, BM25 high, cosine low, cosine high) a pool is rescaled with.
+_Scale = tuple[float, float, float, float]
+
+
+def _scale(pool: _Pool | None, mode: str) -> _Scale | None:
+    """The min-max range of a pool: its own, or (for und) the routed language's."""
+    if pool is None:
+        return None
+    if mode == "lexical":
+        return 0.0, float(pool.lex.max()), 0.0, 1.0
+    assert pool.den is not None
+    return float(pool.lex.min()), float(pool.lex.max()), float(pool.den.min()), float(pool.den.max())
+
+
+def _fuse(
+    pool: _Pool | None, scale: _Scale | None, mode: str, fusion: str, weight: float, k: int
+) -> list[tuple[str, float]]:
+    """Top-``k`` ``(id, relevance in [0, 1])`` of one pool, rescaled with ``scale``."""
+    if pool is None or scale is None:
+        return []
+    lex_lo, lex_hi, den_lo, den_hi = scale
+    if mode == "lexical":
+        rel = pool.lex / (lex_hi or 1.0)
+        top = np.argsort(-rel, kind="stable")[:k]
+        return [(pool.ids[i], float(rel[i])) for i in top]
+    assert pool.den is not None
+    if fusion == "rrf":
+        fused = _rrf(pool.den) + _rrf(pool.lex, positive_only=True)
+        fused /= 2.0 / (_RRF_K + 1)
+    elif fusion == "minmax":
+        fused = weight * _minmax(pool.lex, lex_lo, lex_hi) + (1.0 - weight) * _minmax(
+            pool.den, den_lo, den_hi
+        )
+    else:
+        fused = weight * _minmax(pool.lex, lex_lo, lex_hi) + (1.0 - weight) * (1.0 + pool.den) / 2.0
+    top = np.argsort(-fused, kind="stable")[:k]
+    return [(pool.ids[i], float(fused[i])) for i in top]
+
+
+def _with_prior(detected: Sequence[Candidate], sizes: dict[str, int], power: float) -> tuple[Candidate, ...]:
+    """Detector probabilities weighted by each partition's share of the collection ** power.
+
+    Why: a 1-3 word query is ambiguous between languages that share words; the documents it
+    can find are most likely where most documents are. Restricted to languages present.
+    """
+    if power <= 0.0:
+        return tuple(detected)
+    total = float(sum(n for lang, n in sizes.items() if lang != UND)) or 1.0
+    weighted = [(c.language, c.probability * (sizes.get(c.language, 0) / total) ** power) for c in detected]
+    mass = sum(p for _, p in weighted) or 1.0
+    return tuple(
+        Candidate(lang, p / mass) for lang, p in sorted(weighted, key=lambda kv: -kv[1]) if p > 0
+    ) or tuple(detected)
+
+
+def _report(n: int, found: Sequence[DocumentLanguage]) -> IngestReport:
+    by_language: dict[str, int] = {}
+    outside: dict[str, int] = {}
+    for d in found:
+        by_language[d.language] = by_language.get(d.language, 0) + 1
+        if d.status == "outside":
+            outside[d.best] = outside.get(d.best, 0) + 1
+    return IngestReport(
+        documents=n,
+        detected=len(found),
+        by_language=by_language,
+        outside=outside,
+        no_text=sum(d.status == "no text" for d in found),
+        low_confidence=sum(d.status == "low confidence" for d in found),
+    )
+
+
 def _language_share(route: Route) -> dict[str, float]:
     """Probability of each routed language relative to the top one (1.0 when not uncertain)."""
     if len([x for x in route.languages if x != UND]) < 2 or not route.candidates:
@@ -473,12 +679,14 @@ def _language_share(route: Route) -> dict[str, float]:
     return {c.language: min(1.0, c.probability / top) for c in route.candidates}
 
 
-def _minmax(x: np.ndarray) -> np.ndarray:
-    """Rescale to [0, 1]; a constant vector maps to 1 where positive, else 0."""
-    lo, hi = float(x.min()), float(x.max())
+def _minmax(x: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Rescale to [0, 1] over ``[lo, hi]`` (default: x's own range), clipped; a constant
+    range maps to 1 where positive, else 0."""
+    lo = float(x.min()) if lo is None else lo
+    hi = float(x.max()) if hi is None else hi
     if hi - lo < 1e-12:
         return (x > 0).astype(np.float64)
-    return (x - lo) / (hi - lo)
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
 def _rrf(x: np.ndarray, positive_only: bool = False) -> np.ndarray:

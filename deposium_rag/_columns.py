@@ -1,0 +1,194 @@
+"""Compact per-row columns for the store: vectors in a chosen precision, strings in one buffer.
+
+Why: a Python ``str`` and ``dict`` per document cost hundreds of bytes of object headers and
+pointers each; a 1024-d float32 vector in its own array costs another header. Here every
+column is one NumPy array (or one bytes buffer plus end offsets) that grows by doubling, can
+be a read-only memory map of a saved file (copied to RAM on the first write: copy-on-write)
+and is written back with ``np.save`` (data only, never pickled).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from deposium_rag.errors import StoreFormatError
+
+VectorKind = Literal["float32", "float16", "int8"]
+VECTOR_KINDS = ("float32", "float16", "int8")
+_DTYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8}
+_CHUNK = 256  # rows decoded at a time when scanning compact vectors (a cache-sized buffer)
+
+
+def _grow(arr: np.ndarray, need: int) -> np.ndarray:
+    """``arr`` with room for ``need`` rows: a fresh writable copy when full or memory-mapped."""
+    if need <= len(arr) and arr.flags.writeable:
+        return arr
+    out = np.empty((max(need, 2 * len(arr), 1024), *arr.shape[1:]), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+def load_npy(path: Path, mmap: bool) -> np.ndarray:
+    """A saved column: memory-mapped read-only (or read) with pickle refused."""
+    try:
+        if mmap and path.stat().st_size > 0:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise StoreFormatError(f"store file {path.name} is missing from {path.parent}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise StoreFormatError(f"cannot read store file {path} ({exc}); restore it or rebuild") from None
+
+
+class Vectors:
+    """Unit vectors stored as float32, float16 or int8 (symmetric, one scale per row).
+
+    int8 keeps ``round(127 * v / max|v|)`` and the row's ``max|v| / 127``: no training, no
+    clipping, whatever the model's value range; scores are computed in float32.
+    """
+
+    def __init__(self, kind: VectorKind, dim: int) -> None:
+        if kind not in VECTOR_KINDS:
+            raise ValueError(f"vectors must be one of {VECTOR_KINDS}, got {kind!r}")
+        self.kind, self.dim, self.n = kind, dim, 0
+        self._rows = np.zeros((0, dim), dtype=_DTYPES[kind])
+        self._scale = np.zeros(0, dtype=np.float32)
+
+    @property
+    def bytes_per_row(self) -> int:
+        return self._rows.dtype.itemsize * self.dim + (4 if self.kind == "int8" else 0)
+
+    def encode(self, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.kind == "int8":
+            top = np.abs(unit).max(axis=1)
+            scale = (top / 127.0).astype(np.float32)
+            safe = np.where(top > 0, top, 1.0)[:, None]
+            codes = np.rint(unit * (127.0 / safe)).astype(np.int8)
+            return codes, scale
+        return unit.astype(self._rows.dtype), np.zeros(0, dtype=np.float32)
+
+    def append(self, unit: np.ndarray) -> None:
+        codes, scale = self.encode(unit)
+        end = self.n + len(codes)
+        self._rows = _grow(self._rows, end)
+        self._rows[self.n : end] = codes
+        if self.kind == "int8":
+            self._scale = _grow(self._scale, end)
+            self._scale[self.n : end] = scale
+        self.n = end
+
+    def decode(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Float32 vectors of the given rows (a copy)."""
+        out = np.asarray(self._rows[: self.n][rows], dtype=np.float32)
+        if self.kind == "int8":
+            out *= self._scale[: self.n][rows][:, None]
+        return out
+
+    def dot(self, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of ``query`` (unit, float32) with every row, or with the given rows."""
+        if rows is not None:
+            return (self.decode(rows) @ query).astype(np.float32)
+        if self.kind == "float32":
+            return self._rows[: self.n] @ query
+        out = np.empty(self.n, dtype=np.float32)
+        buf = np.empty((min(_CHUNK, self.n), self.dim), dtype=np.float32)  # stays in cache
+        for start in range(0, self.n, _CHUNK):
+            stop = min(self.n, start + _CHUNK)
+            part = buf[: stop - start]
+            np.copyto(part, self._rows[start:stop], casting="unsafe")
+            out[start:stop] = part @ query
+        if self.kind == "int8":
+            out *= self._scale[: self.n]  # one multiply per row, not per value
+        return out
+
+    def take(self, keep: np.ndarray) -> Vectors:
+        new = Vectors(self.kind, self.dim)
+        new._rows = np.ascontiguousarray(self._rows[: self.n][keep])
+        if self.kind == "int8":
+            new._scale = np.ascontiguousarray(self._scale[: self.n][keep])
+        new.n = len(keep)
+        return new
+
+    def arrays(self, start: int = 0) -> dict[str, np.ndarray]:
+        """Files to save for rows ``start:``."""
+        out = {"vectors.npy": np.ascontiguousarray(self._rows[start : self.n])}
+        if self.kind == "int8":
+            out["scales.npy"] = np.ascontiguousarray(self._scale[start : self.n])
+        return out
+
+    @classmethod
+    def concat(cls, kind: VectorKind, dim: int, parts: list[dict[str, np.ndarray]]) -> Vectors:
+        """From saved parts; a single part stays memory-mapped (no copy)."""
+        new = cls(kind, dim)
+        rows = [p["vectors.npy"] for p in parts]
+        for r in rows:
+            if r.ndim != 2 or r.shape[1] != dim or r.dtype != _DTYPES[kind]:
+                raise StoreFormatError(
+                    f"saved vectors have shape {r.shape} {r.dtype}; expected (n, {dim}) {kind}"
+                )
+        new._rows = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        if kind == "int8":
+            scales = [p["scales.npy"] for p in parts]
+            new._scale = scales[0] if len(scales) == 1 else np.concatenate(scales)
+            if len(new._scale) != len(new._rows):
+                raise StoreFormatError("saved int8 scales do not match the saved vectors")
+        new.n = len(new._rows)
+        return new
+
+
+class Strings:
+    """Many strings in one UTF-8 buffer with end offsets: about one byte per character."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(0, dtype=np.uint8)
+        self._ends = np.zeros(0, dtype=np.int64)
+        self.n = 0
+        self._used = 0
+
+    def append(self, items: list[bytes]) -> None:
+        blob = b"".join(items)
+        end_bytes = self._used + len(blob)
+        self._data = _grow(self._data, end_bytes)
+        self._data[self._used : end_bytes] = np.frombuffer(blob, dtype=np.uint8)
+        ends = self._used + np.cumsum([len(x) for x in items], dtype=np.int64)
+        stop = self.n + len(items)
+        self._ends = _grow(self._ends, stop)
+        self._ends[self.n : stop] = ends
+        self.n, self._used = stop, end_bytes
+
+    def __getitem__(self, row: int) -> bytes:
+        start = int(self._ends[row - 1]) if row else 0
+        return self._data[start : int(self._ends[row])].tobytes()
+
+    def take(self, keep: np.ndarray) -> Strings:
+        new = Strings()
+        new.append([self[int(r)] for r in keep])
+        return new
+
+    def arrays(self, start: int = 0, prefix: str = "texts") -> dict[str, np.ndarray]:
+        begin = int(self._ends[start - 1]) if start else 0
+        return {
+            f"{prefix}.npy": np.ascontiguousarray(self._data[begin : self._used]),
+            f"{prefix}_ends.npy": self._ends[start : self.n] - begin,
+        }
+
+    @classmethod
+    def concat(cls, parts: list[tuple[np.ndarray, np.ndarray]]) -> Strings:
+        new = cls()
+        if len(parts) == 1:
+            data, ends = parts[0]
+            new._data, new._ends = data, np.asarray(ends, dtype=np.int64)
+        else:
+            offsets = np.cumsum([0] + [len(d) for d, _ in parts[:-1]], dtype=np.int64)
+            new._data = np.concatenate([d for d, _ in parts]) if parts else new._data
+            new._ends = np.concatenate([e + o for (_, e), o in zip(parts, offsets)]) if parts else new._ends
+        if new._data.dtype != np.uint8 or new._ends.ndim != 1:
+            raise StoreFormatError("saved strings are not a byte buffer with end offsets")
+        new.n = len(new._ends)
+        new._used = int(new._ends[-1]) if new.n else 0
+        if new._used > len(new._data) or (new.n and (np.diff(new._ends) < 0).any()):
+            raise StoreFormatError("saved string offsets point outside their buffer")
+        return new
