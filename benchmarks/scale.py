@@ -289,6 +289,8 @@ def warm_latency(ctx: Ctx) -> None:
             "fetch_ms": per.get("get", 0.0),
         }
         split["fusion_other_ms"] = total / len(qs) * 1000 - sum(split.values())
+        # each backend call on its own (dense top-k, BM25 top-k, and the scores of the other side)
+        split |= {f"{k}_ms": per[k] for k in _SEARCH_CALLS if k in per}
         ctx.results[f"warm_{mode}"].update(split)
 
 
