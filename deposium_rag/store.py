@@ -751,11 +751,11 @@ class FaissStore:
             listing = {"ids": ids, "deleted": deleted}
             if full:
                 _atomic.write_json(folder / _IDS_FILE, listing)
-                files[_IDS_FILE] = _atomic.sha256_file(folder / _IDS_FILE)
+                files[_IDS_FILE] = _atomic.crc32_file(folder / _IDS_FILE)
             if full:  # one .npy per column, so a load can memory-map them
                 for name, arr in arrays.items():
                     np.save(folder / name, arr, allow_pickle=False)
-                    files[name] = _atomic.sha256_file(folder / name)
+                    files[name] = _atomic.crc32_file(folder / name)
             # A delta is small: one uncompressed .npz (data only) keeps a save to a few fsyncs.
             packed = {} if full else {name.removesuffix(".npy"): arr for name, arr in arrays.items()}
             if not full:
@@ -763,10 +763,10 @@ class FaissStore:
             packed.update(extra or {})
             if packed:
                 np.savez(folder / _PACK_FILE, allow_pickle=False, **packed)
-                files[_PACK_FILE] = _atomic.sha256_file(folder / _PACK_FILE)
+                files[_PACK_FILE] = _atomic.crc32_file(folder / _PACK_FILE)
             if ann is not None:
                 (folder / _ANN_FILE).write_bytes(ann.tobytes())
-                files[_ANN_FILE] = _atomic.sha256_file(folder / _ANN_FILE)
+                files[_ANN_FILE] = _atomic.crc32_file(folder / _ANN_FILE)
             self._pending_mark = (self._epoch, n, len(self._killed))
             return {"count": len(ids), "deleted": len(deleted), "files": files, "full": full}
 

@@ -332,7 +332,7 @@ class LocalBackend:
             lex_version = int(state.meta["version"])
             paths = state.write(tmp, _LEXICAL) if full else []  # a delta's rides in rows.npz
             for path in paths:
-                files[path.name] = _atomic.sha256_file(path)
+                files[path.name] = _atomic.crc32_file(path)
         _atomic.fsync_tree(tmp)
         final = parent / name
         if final.exists():
