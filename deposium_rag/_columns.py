@@ -48,14 +48,24 @@ class Vectors:
 
     int8 keeps ``round(127 * v / max|v|)`` and the row's ``max|v| / 127``: no training, no
     clipping, whatever the model's value range; scores are computed in float32.
+
+    Rows live in two parts: a read-only *base* (a loaded full segment, memory-mapped) and a
+    growable in-memory *tail* (rows added since, or read from small delta segments), so
+    opening a store after incremental saves never copies the base.
     """
 
     def __init__(self, kind: VectorKind, dim: int) -> None:
         if kind not in VECTOR_KINDS:
             raise ValueError(f"vectors must be one of {VECTOR_KINDS}, got {kind!r}")
         self.kind, self.dim, self.n = kind, dim, 0
-        self._rows = np.zeros((0, dim), dtype=_DTYPES[kind])
+        self._base = np.zeros((0, dim), dtype=_DTYPES[kind])
+        self._base_scale = np.zeros(0, dtype=np.float32)
+        self._rows = np.zeros((0, dim), dtype=_DTYPES[kind])  # the tail's buffer
         self._scale = np.zeros(0, dtype=np.float32)
+
+    @property
+    def nb(self) -> int:
+        return len(self._base)
 
     @property
     def bytes_per_row(self) -> int:
@@ -72,56 +82,105 @@ class Vectors:
 
     def append(self, unit: np.ndarray) -> None:
         codes, scale = self.encode(unit)
-        end = self.n + len(codes)
+        have = self.n - self.nb
+        end = have + len(codes)
         self._rows = _grow(self._rows, end)
-        self._rows[self.n : end] = codes
+        self._rows[have:end] = codes
         if self.kind == "int8":
             self._scale = _grow(self._scale, end)
-            self._scale[self.n : end] = scale
-        self.n = end
+            self._scale[have:end] = scale
+        self.n += len(codes)
+
+    def _codes(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, scales) of rows ``start:stop`` (a view when they lie in one part)."""
+        nb = self.nb
+        if stop <= nb:
+            return self._base[start:stop], self._base_scale[start:stop]
+        if start >= nb:
+            return self._rows[start - nb : stop - nb], self._scale[start - nb : stop - nb]
+        a, sa = self._codes(start, nb)
+        b, sb = self._codes(nb, stop)
+        return np.concatenate([a, b]), np.concatenate([sa, sb])
 
     def decode(self, rows: np.ndarray | slice) -> np.ndarray:
         """Float32 vectors of the given rows (a copy)."""
-        out = np.asarray(self._rows[: self.n][rows], dtype=np.float32)
+        if isinstance(rows, slice):
+            start, stop, _ = rows.indices(self.n)
+            codes, scale = self._codes(start, max(start, stop))
+        else:
+            idx = np.asarray(rows, dtype=np.int64)
+            nb = self.nb
+            in_base = idx < nb
+            if in_base.all():
+                codes, scale = self._base[idx], self._base_scale[idx] if self.kind == "int8" else None
+            elif not in_base.any():
+                tail = idx - nb
+                codes, scale = self._rows[tail], self._scale[tail] if self.kind == "int8" else None
+            else:
+                out = np.empty((len(idx), self.dim), dtype=np.float32)
+                out[in_base] = self.decode(idx[in_base])
+                out[~in_base] = self.decode(idx[~in_base])
+                return out
+        out = np.asarray(codes, dtype=np.float32)
         if self.kind == "int8":
-            out *= self._scale[: self.n][rows][:, None]
+            out *= np.asarray(scale)[:, None]
         return out
 
     def dot(self, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Cosine of ``query`` (unit, float32) with every row, or with the given rows."""
         if rows is not None:
             return (self.decode(rows) @ query).astype(np.float32)
-        if self.kind == "float32":
-            return self._rows[: self.n] @ query
         out = np.empty(self.n, dtype=np.float32)
-        buf = np.empty((min(_CHUNK, self.n), self.dim), dtype=np.float32)  # stays in cache
-        for start in range(0, self.n, _CHUNK):
-            stop = min(self.n, start + _CHUNK)
-            part = buf[: stop - start]
-            np.copyto(part, self._rows[start:stop], casting="unsafe")
-            out[start:stop] = part @ query
+        nb = self.nb
+        for lo, hi, part in ((0, nb, self._base), (nb, self.n, self._rows[: self.n - nb])):
+            if hi <= lo:
+                continue
+            if self.kind == "float32":
+                out[lo:hi] = part @ query
+                continue
+            buf = np.empty((min(_CHUNK, hi - lo), self.dim), dtype=np.float32)  # stays in cache
+            for start in range(0, hi - lo, _CHUNK):
+                stop = min(hi - lo, start + _CHUNK)
+                piece = buf[: stop - start]
+                np.copyto(piece, part[start:stop], casting="unsafe")
+                out[lo + start : lo + stop] = piece @ query
         if self.kind == "int8":
-            out *= self._scale[: self.n]  # one multiply per row, not per value
+            out[:nb] *= self._base_scale  # one multiply per row, not per value
+            out[nb:] *= self._scale[: self.n - nb]
         return out
 
     def take(self, keep: np.ndarray) -> Vectors:
         new = Vectors(self.kind, self.dim)
-        new._rows = np.ascontiguousarray(self._rows[: self.n][keep])
+        idx = np.asarray(keep, dtype=np.int64)
+        new._rows = np.ascontiguousarray(self._codes_at(idx)[0])
         if self.kind == "int8":
-            new._scale = np.ascontiguousarray(self._scale[: self.n][keep])
-        new.n = len(keep)
+            new._scale = np.ascontiguousarray(self._codes_at(idx)[1])
+        new.n = len(idx)
         return new
+
+    def _codes_at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nb = self.nb
+        in_base = idx < nb
+        codes = np.empty((len(idx), self.dim), dtype=self._rows.dtype)
+        codes[in_base] = self._base[idx[in_base]]
+        codes[~in_base] = self._rows[idx[~in_base] - nb]
+        scales = np.zeros(len(idx), dtype=np.float32)
+        if self.kind == "int8":
+            scales[in_base] = self._base_scale[idx[in_base]]
+            scales[~in_base] = self._scale[idx[~in_base] - nb]
+        return codes, scales
 
     def arrays(self, start: int = 0) -> dict[str, np.ndarray]:
         """Files to save for rows ``start:``."""
-        out = {"vectors.npy": np.ascontiguousarray(self._rows[start : self.n])}
+        codes, scale = self._codes(start, self.n)
+        out = {"vectors.npy": np.ascontiguousarray(codes)}
         if self.kind == "int8":
-            out["scales.npy"] = np.ascontiguousarray(self._scale[start : self.n])
+            out["scales.npy"] = np.ascontiguousarray(scale)
         return out
 
     @classmethod
     def concat(cls, kind: VectorKind, dim: int, parts: list[dict[str, np.ndarray]]) -> Vectors:
-        """From saved parts; a single part stays memory-mapped (no copy)."""
+        """From saved parts: the first is the base (kept memory-mapped), the others the tail."""
         new = cls(kind, dim)
         rows = [p["vectors.npy"] for p in parts]
         for r in rows:
@@ -129,13 +188,19 @@ class Vectors:
                 raise StoreFormatError(
                     f"saved vectors have shape {r.shape} {r.dtype}; expected (n, {dim}) {kind}"
                 )
-        new._rows = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        if not rows:
+            return new
+        new._base = rows[0]
+        if len(rows) > 1:
+            new._rows = np.concatenate(rows[1:])
         if kind == "int8":
             scales = [p["scales.npy"] for p in parts]
-            new._scale = scales[0] if len(scales) == 1 else np.concatenate(scales)
-            if len(new._scale) != len(new._rows):
+            if [len(x) for x in scales] != [len(r) for r in rows]:
                 raise StoreFormatError("saved int8 scales do not match the saved vectors")
-        new.n = len(new._rows)
+            new._base_scale = scales[0]
+            if len(scales) > 1:
+                new._scale = np.concatenate(scales[1:])
+        new.n = sum(len(r) for r in rows)
         return new
 
 

@@ -65,6 +65,8 @@ _INDEX_FILE = "index.faiss"
 _DOCS_FILE = "docstore.json"
 _IDS_FILE = "ids.json"
 _ANN_FILE = "ann.faiss"
+_PACK_FILE = "rows.npz"
+_IDS_KEY = "ids_json"  # a delta's ids.json, inside its rows.npz
 _MANIFEST = "manifest.json"
 
 
@@ -712,7 +714,9 @@ class FaissStore:
         """True when the next segment must hold everything (never saved, or slots renumbered)."""
         return self._saved is None or self._saved[0] != self._epoch
 
-    def write_segment(self, folder: Path, *, full: bool) -> dict[str, Any]:
+    def write_segment(
+        self, folder: Path, *, full: bool, extra: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, Any]:
         """Write one segment: every live row (``full``) or the rows added since :meth:`mark_saved`.
 
         A segment is data only: ``ids.json`` (its ids and the ids deleted before it),
@@ -744,14 +748,25 @@ class FaissStore:
             ann = faiss.serialize_index(self._ann) if full and self._ann is not None else None
             folder.mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = {}
-            _atomic.write_json(folder / _IDS_FILE, {"ids": ids, "deleted": deleted})
-            files[_IDS_FILE] = _atomic.sha256_file(folder / _IDS_FILE)
-            for name, arr in arrays.items():
-                np.save(folder / name, arr, allow_pickle=False)
-                files[name] = _atomic.sha256_file(folder / name)
+            listing = {"ids": ids, "deleted": deleted}
+            if full:
+                _atomic.write_json(folder / _IDS_FILE, listing)
+                files[_IDS_FILE] = _atomic.crc32_file(folder / _IDS_FILE)
+            if full:  # one .npy per column, so a load can memory-map them
+                for name, arr in arrays.items():
+                    np.save(folder / name, arr, allow_pickle=False)
+                    files[name] = _atomic.crc32_file(folder / name)
+            # A delta is small: one uncompressed .npz (data only) keeps a save to a few fsyncs.
+            packed = {} if full else {name.removesuffix(".npy"): arr for name, arr in arrays.items()}
+            if not full:
+                packed[_IDS_KEY] = json_bytes(listing)
+            packed.update(extra or {})
+            if packed:
+                np.savez(folder / _PACK_FILE, allow_pickle=False, **packed)
+                files[_PACK_FILE] = _atomic.crc32_file(folder / _PACK_FILE)
             if ann is not None:
                 (folder / _ANN_FILE).write_bytes(ann.tobytes())
-                files[_ANN_FILE] = _atomic.sha256_file(folder / _ANN_FILE)
+                files[_ANN_FILE] = _atomic.crc32_file(folder / _ANN_FILE)
             self._pending_mark = (self._epoch, n, len(self._killed))
             return {"count": len(ids), "deleted": len(deleted), "files": files, "full": full}
 
@@ -825,7 +840,7 @@ class FaissStore:
         parts = []
         for folder, files in segments:
             _atomic.check_files(folder, dict(files))
-            listing = _atomic.read_json(folder / _IDS_FILE, "segment ids")
+            listing = read_listing(folder, files)
             ids, deleted = (
                 (listing.get("ids"), listing.get("deleted")) if isinstance(listing, dict) else (None, None)
             )
@@ -834,6 +849,7 @@ class FaissStore:
             ):
                 raise StoreFormatError(f"segment ids in {folder} are not lists of ids")
             arrays = {name: load_npy(folder / name, mmap) for name in files if name.endswith(".npy")}
+            arrays.update({f"{k}.npy": v for k, v in read_pack(folder, files).items() if "." not in k})
             for name in ("texts.npy", "texts_ends.npy", "metas.npy", "metas_ends.npy"):
                 if name not in arrays:
                     raise StoreFormatError(f"store file {name} is missing from {folder}'s manifest")
@@ -930,6 +946,37 @@ class FaissStore:
             flat = index if store.index_kind == "flat" else faiss.downcast_index(index.storage)
             store.add(flat.reconstruct_n(0, count), texts, metas, ids)
         return store
+
+
+def json_bytes(data: Any) -> np.ndarray:
+    """JSON as a uint8 array: small documents ride inside a segment's one .npz."""
+    return np.frombuffer(json.dumps(data, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+def read_listing(folder: Path, files: Mapping[str, str]) -> Any:
+    """A segment's ``{"ids", "deleted"}``: ``ids.json`` (full) or inside ``rows.npz`` (delta)."""
+    if _IDS_FILE in files:
+        return _atomic.read_json(folder / _IDS_FILE, "segment ids")
+    pack = read_pack(folder, files)
+    if _IDS_KEY not in pack:
+        raise StoreFormatError(f"segment {folder} lists no ids")
+    try:
+        return json.loads(pack[_IDS_KEY].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreFormatError(f"segment ids in {folder} are not valid JSON: {exc}") from None
+
+
+def read_pack(folder: Path, files: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """The arrays of a segment's ``rows.npz`` (empty when it has none); pickle refused."""
+    if _PACK_FILE not in files:
+        return {}
+    try:
+        with np.load(folder / _PACK_FILE, allow_pickle=False) as pack:
+            return {k: pack[k] for k in pack.files}
+    except FileNotFoundError:
+        raise StoreFormatError(f"store file {_PACK_FILE} is missing from {folder}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise StoreFormatError(f"cannot read {folder / _PACK_FILE} ({exc}); restore it or rebuild") from None
 
 
 def _pq_m(dim: int) -> int:

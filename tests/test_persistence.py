@@ -116,7 +116,7 @@ def test_loaded_vectors_are_memory_mapped_and_copied_on_write(
     folder = router.save(tmp_path / "r")
     loaded = LanguageRouter.load(folder, embedder)
     store = loaded.backend.partition("en")
-    assert isinstance(store._vecs._rows, np.memmap) and not store._vecs._rows.flags.writeable
+    assert isinstance(store._vecs._base, np.memmap) and not store._vecs._base.flags.writeable
     vec_file = next(folder.glob("segments/en-*/vectors.npy"))
     before = vec_file.read_bytes()
     loaded.add(["Light travels fast."], [{"n": 50}], ["en9"])
@@ -309,3 +309,15 @@ def test_kill_during_incremental_save_or_compaction(router, embedder, tmp_path: 
         assert len(ids) == len(loaded) == sum(counts.values()) and len(loaded.get(ids)) == len(ids)
         assert loaded.search("quantum qubit light", k=3, language="en").hits
         router = loaded  # the next round starts from what survived
+
+
+def test_tampered_delta_segment_is_refused_at_open(router: LanguageRouter, embedder, tmp_path: Path) -> None:
+    folder = router.save(tmp_path / "r")
+    router.add(["Quanten sind klein."], [{"n": 80}], ["de8"])
+    router.save(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    delta = manifest["partitions"]["de"]["segments"][1]
+    assert sorted(delta["files"]) == ["rows.npz"]  # a delta is one data-only file
+    _poke(folder / "segments" / delta["name"] / "rows.npz")
+    with pytest.raises(StoreFormatError, match="checksum"):
+        LanguageRouter.load(folder, embedder)

@@ -22,7 +22,16 @@ from deposium_rag.backends.base import BackendConfig, Document
 from deposium_rag.errors import StoreFormatError
 from deposium_rag.filters import FilterSpec
 from deposium_rag.lexical import LexicalIndex, LexicalState, analyzer_for
-from deposium_rag.store import INDEX_KINDS, FaissStore, IndexKind, Record, VectorKind
+from deposium_rag.store import (
+    INDEX_KINDS,
+    FaissStore,
+    IndexKind,
+    Record,
+    VectorKind,
+    json_bytes,
+    read_listing,
+    read_pack,
+)
 
 __all__ = ["LocalBackend"]
 
@@ -298,26 +307,32 @@ class LocalBackend:
         tmp = parent / f".tmp-{name}"
         if tmp.exists():
             shutil.rmtree(tmp)
-        info = store.write_segment(tmp, full=full)
+        lexical = self._lexical.get(lang)
+        state = None
+        if lexical is not None and not full and not store.needs_full_save():
+            since = self._lex_saved.get(lang)
+            try:
+                state = lexical.export_delta(since) if since is not None else None
+            except ValueError:
+                state = None
+            if state is None:  # the lexical index cannot give a delta: both go full
+                full = True
+        if lexical is not None and state is None:
+            state = lexical.export_state(postings=False)
+        full = full or store.needs_full_save()
+        # A delta's lexical arrays travel in the segment's one .npz; a full segment's as .npy files.
+        extra = None
+        if state is not None and not full:
+            extra = {f"{_LEXICAL}.{k}": v for k, v in state.arrays.items()}
+            extra[f"{_LEXICAL}.meta_json"] = json_bytes(state.meta)
+        info = store.write_segment(tmp, full=full, extra=extra)
         files = dict(info["files"])
         lex_version = None
-        lexical = self._lexical.get(lang)
-        if lexical is not None:
-            since = self._lex_saved.get(lang)
-            state = None
-            if not info["full"] and since is not None:
-                try:
-                    state = lexical.export_delta(since)
-                except ValueError:
-                    state = None
-            if state is None and not info["full"]:  # the lexical index cannot give a delta: go full
-                shutil.rmtree(tmp)
-                return self._write_segment(parent, name, lang, full=True)
-            if state is None:
-                state = lexical.export_state(postings=False)
+        if state is not None:
             lex_version = int(state.meta["version"])
-            for path in state.write(tmp, _LEXICAL):
-                files[path.name] = _atomic.sha256_file(path)
+            paths = state.write(tmp, _LEXICAL) if full else []  # a delta's rides in rows.npz
+            for path in paths:
+                files[path.name] = _atomic.crc32_file(path)
         _atomic.fsync_tree(tmp)
         final = parent / name
         if final.exists():
@@ -392,8 +407,20 @@ class LocalBackend:
                 )
             if self._conf().lexical:
                 lexical = None
-                for folder, _ in segments:
-                    state = LexicalState.read(folder, _LEXICAL, mmap=True)
+                for folder, files in segments:
+                    if "rows.npz" in files:  # a delta: its arrays are in the segment's .npz
+                        prefix = f"{_LEXICAL}."
+                        pack = read_pack(folder, files)
+                        arrays = {k[len(prefix) :]: v for k, v in pack.items() if k.startswith(prefix)}
+                        try:
+                            meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
+                        except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                            raise StoreFormatError(
+                                f"lexical delta in {folder} is unreadable ({exc})"
+                            ) from None
+                        state = LexicalState(meta, arrays)
+                    else:
+                        state = LexicalState.read(folder, _LEXICAL, mmap=True)
                     if lexical is None or state.meta.get("kind") == "full":
                         lexical = LexicalIndex.from_state(state)
                     else:
@@ -437,10 +464,11 @@ class LocalBackend:
             for seg in segments:
                 sub = path / _SEGMENTS / str(seg.get("name"))
                 files = seg.get("files") or {}
-                if "ids.json" not in files:
-                    raise StoreFormatError(f"segment {sub} lists no ids.json")
-                _atomic.check_files(sub, {"ids.json": files["ids.json"]})
-                listing = _atomic.read_json(sub / "ids.json", "segment ids")
+                listed = {k: v for k, v in files.items() if k in ("ids.json", "rows.npz")}
+                if not listed:
+                    raise StoreFormatError(f"segment {sub} lists no ids")
+                _atomic.check_files(sub, listed)  # a delta's rows.npz is small: checked here
+                listing = read_listing(sub, files)
                 for d in listing.get("deleted", []) if isinstance(listing, dict) else []:
                     live.pop(d, None)
                 for d in listing.get("ids", []) if isinstance(listing, dict) else []:
