@@ -184,13 +184,18 @@ class LocalBackend:
     # -- reads ------------------------------------------------------------------------------------
     def get(self, ids: Sequence[str]) -> list[tuple[str, Record]]:
         with self._lock:
-            out: list[tuple[str, Record]] = []
+            # One store read per language (not per id), then back into the order asked.
+            by_lang: dict[str, list[str]] = {}
             for doc_id in ids:
                 lang = self._language_of.get(doc_id) if isinstance(doc_id, str) else None
-                store = self._part(lang) if lang is not None else None
+                if lang is not None:
+                    by_lang.setdefault(lang, []).append(doc_id)
+            found: dict[str, tuple[str, Record]] = {}
+            for lang, wanted in by_lang.items():
+                store = self._part(lang)
                 if store is not None:
-                    out.extend((lang, r) for r in store.get([doc_id]))
-            return out
+                    found.update((r.id, (lang, r)) for r in store.get(wanted))
+            return [found[d] for d in ids if isinstance(d, str) and d in found]
 
     def ids(self, language: str, filter: FilterSpec = None) -> list[str]:
         store = self._part(language)

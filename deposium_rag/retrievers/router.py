@@ -451,6 +451,13 @@ class LanguageRouter:
         if vector is not None:
             vector = _unit_rows(vector, self.encoder.dim, "query vector", self.encoder.model_name)[0]
         pools = {}
+        dense_hits: dict[str, list[tuple[str, float]]] = {}  # dense mode: one search per partition
+
+        def dense_top(lang: str) -> list[tuple[str, float]]:
+            if lang not in dense_hits:
+                dense_hits[lang] = self.backend.dense(lang, vector, k, filter)
+            return dense_hits[lang]
+
         if mode != "dense":
             pools = {lang: self._pool(lang, query, vector, k, filter, mode) for lang in route.languages}
         if not route.languages:
@@ -469,7 +476,7 @@ class LanguageRouter:
             have = 0
             for lang in route.languages:
                 if mode == "dense":
-                    have += len(self.backend.dense(lang, vector, k, filter))
+                    have += len(dense_top(lang))
                 else:
                     have += len(_fuse(pools[lang], _scale(pools[lang], mode), mode, fusion, weight, k))
             if have < k:
@@ -480,7 +487,7 @@ class LanguageRouter:
                     )
         for lang in searched:
             if mode == "dense":
-                scored = [(d, max(-1.0, min(1.0, c))) for d, c in self.backend.dense(lang, vector, k, filter)]
+                scored = [(d, max(-1.0, min(1.0, c))) for d, c in dense_top(lang)]
             else:
                 factor = min(1.0, share.get(lang, 1.0))
                 pool = pools[lang]
