@@ -53,15 +53,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+def milvus_server():
     """A real ``milvus-lite server`` on a free loopback port, one per session (a cluster's gRPC API)."""
+    import shutil
     import socket
     import subprocess
     import sys
+    import tempfile
     import time
 
     pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
-    data = tmp_path_factory.mktemp("milvus-server")
+    # Not under pytest's basetemp: concurrent pytest runs prune old basetemps, data dir included.
+    data = Path(tempfile.mkdtemp(prefix="deposium-milvus-server-"))
     port = _free_port()
     log = open(data / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
@@ -91,3 +94,4 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory):
             proc.kill()
             proc.wait()
         log.close()
+        shutil.rmtree(data, ignore_errors=True)
