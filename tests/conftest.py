@@ -55,6 +55,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def milvus_server():
     """A real ``milvus-lite server`` on a free loopback port, one per session (a cluster's gRPC API)."""
+    import shutil
     import socket
     import subprocess
     import sys
@@ -62,10 +63,8 @@ def milvus_server():
     import time
 
     pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
-    # Its own folder, not tmp_path_factory's: a concurrent pytest run prunes old basetemp
-    # folders, which would pull the data directory from under a long-running server.
-    holder = tempfile.TemporaryDirectory(prefix="deposium-milvus-")
-    data = Path(holder.name)
+    # Not under pytest's basetemp: concurrent pytest runs prune old basetemps, data dir included.
+    data = Path(tempfile.mkdtemp(prefix="deposium-milvus-server-"))
     port = _free_port()
     log = open(data / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
@@ -95,4 +94,4 @@ def milvus_server():
             proc.kill()
             proc.wait()
         log.close()
-        holder.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
