@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -252,6 +253,9 @@ def _ids_expr(ids: Sequence[str]) -> str:
     return f"id in [{', '.join(_lit(d) for d in ids)}]"
 
 
+_CONNECT_ATTEMPTS = 3  # connection tries before BackendError (0.5 s, then 1 s apart)
+
+
 class MilvusBackend:
     """Language partitions in one Milvus collection; see the module docstring.
 
@@ -316,15 +320,23 @@ class MilvusBackend:
             kwargs["token"] = self.token
         if self.db_name:
             kwargs["db_name"] = self.db_name
-        try:
-            self._client = pm.MilvusClient(**kwargs)
-        except Exception as exc:
-            raise BackendError(
-                f"cannot connect to Milvus at {self.uri!r} ({_reason(exc)}); start the server "
-                "(e.g. `milvus-lite server --data-dir DIR --port 19530`), check the URI and token, "
-                "or pass a local path such as './milvus.db' for embedded milvus-lite"
-            ) from None
-        return self._client
+        # A server that is starting or briefly starved (a busy node) refuses a first connection:
+        # try a few times with a short backoff before saying it is unreachable.
+        error: Exception | None = None
+        for attempt in range(_CONNECT_ATTEMPTS):
+            if attempt:
+                time.sleep(0.5 * 2 ** (attempt - 1))
+            try:
+                self._client = pm.MilvusClient(**kwargs)
+                return self._client
+            except Exception as exc:
+                error = exc
+        assert error is not None
+        raise BackendError(
+            f"cannot connect to Milvus at {self.uri!r} ({_reason(error)}); start the server "
+            "(e.g. `milvus-lite server --data-dir DIR --port 19530`), check the URI and token, "
+            "or pass a local path such as './milvus.db' for embedded milvus-lite"
+        )
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One request; a Milvus failure becomes a :class:`BackendError` that says what to do."""
