@@ -357,27 +357,28 @@ class LanguageRouter:
     def route(self, query: str, language: str | None = None) -> Route:
         """Decide which partitions ``query`` goes to (see the module docstring)."""
         check_text(query, "query")
-        present = [lang for lang in self.counts() if lang != UND]
+        sizes = self.counts()  # once per query: every rule below reads the same snapshot
+        present = [lang for lang in sizes if lang != UND]
         if language is not None:
             lang = normalize_language(language)
-            if lang in present or (lang == UND and UND in self.counts()):
-                return self._with_und(Route((lang,), "forced"))
-            return self._fallback(f"no partition for forced language {lang!r}")
+            if lang in present or (lang == UND and UND in sizes):
+                return self._with_und(Route((lang,), "forced"), sizes)
+            return self._fallback(f"no partition for forced language {lang!r}", sizes)
         if not present:
-            return self._with_und(Route((), "no language partitions"), join=True)
+            return self._with_und(Route((), "no language partitions"), sizes, join=True)
         detected = tuple(self.detector.detect(query, present))
         if detected[0].language == UND:
-            return self._fallback("undecidable query (no letters)", detected)
-        candidates = _with_prior(detected, self.counts(), PRIOR_WEIGHT)
+            return self._fallback("undecidable query (no letters)", sizes, detected)
+        candidates = _with_prior(detected, sizes, PRIOR_WEIGHT)
         own = detected[0].language  # the detector's own choice, before the prior
         # und joins on the routed language's scale only when the query itself looks like a
         # language no partition holds (its documents may sit in und); otherwise it only fills.
         join = False
-        if self.counts().get(UND):
+        if sizes.get(UND):
             best = self.detector.detect(query)[0]
             join = best.language not in present and best.language != UND and best.probability >= 0.5
         if candidates[0].probability >= self.confidence and candidates[0].language == own:
-            return self._with_und(Route((own,), "detected", candidates), join)
+            return self._with_und(Route((own,), "detected", candidates), sizes, join)
         chosen: list[str] = []
         total = 0.0
         for c in candidates:
@@ -386,29 +387,29 @@ class LanguageRouter:
             chosen.append(c.language)
             total += c.probability
         # Never leave out the detector's own choice, nor the largest partition it finds plausible.
-        sizes = self.counts()
         plausible = [c.language for c in detected if c.probability >= PLAUSIBLE]
         largest = max(plausible, key=lambda lang: sizes.get(lang, 0)) if plausible else own
         for lang in (own, largest):
             if lang not in chosen:
                 chosen.append(lang)
-        return self._with_und(Route(tuple(chosen), "uncertain: merged by score", candidates), join)
+        return self._with_und(Route(tuple(chosen), "uncertain: merged by score", candidates), sizes, join)
 
-    def _with_und(self, route: Route, join: bool = False) -> Route:
+    @staticmethod
+    def _with_und(route: Route, sizes: dict[str, int], join: bool = False) -> Route:
         """und joins the search (``join``) or is kept to fill up to k (measured on dev)."""
-        if UND not in route.languages and self.counts().get(UND):
+        if UND not in route.languages and sizes.get(UND):
             if join:
                 return Route((*route.languages, UND), route.reason, route.candidates)
             return Route(route.languages, route.reason, route.candidates, (UND,))
         return route
 
-    def _fallback(self, why: str, candidates: tuple[Candidate, ...] = ()) -> Route:
+    def _fallback(self, why: str, sizes: dict[str, int], candidates: tuple[Candidate, ...] = ()) -> Route:
         if self.fallback == "none":
             return Route((), f"{why}; fallback none", candidates)
         if self.fallback == "all":
-            return Route(tuple(self.counts()), f"{why}; fallback all", candidates)
-        langs = (self.fallback,) if self.fallback in self.counts() else ()
-        return self._with_und(Route(langs, f"{why}; fallback {self.fallback}", candidates))
+            return Route(tuple(sizes), f"{why}; fallback all", candidates)
+        langs = (self.fallback,) if self.fallback in sizes else ()
+        return self._with_und(Route(langs, f"{why}; fallback {self.fallback}", candidates), sizes)
 
     def search(
         self,
