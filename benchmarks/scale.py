@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks._synthetic import XQUAD_LANGS, make_corpus, make_model, queries  # noqa: E402
 from deposium_rag import LanguageRouter, StaticEmbedder  # noqa: E402
+from deposium_rag.retrievers.router import CONFIDENCE_KEY  # noqa: E402
 
 BATCH = 2_000
 MODES = ("dense", "lexical", "hybrid")
@@ -65,6 +66,9 @@ class Ctx:
     options: dict[str, Any]
     router: LanguageRouter | None = None
     vectors: np.ndarray | None = None  # embed-only output, kept for exact recall and the peer
+    # Each document's language metadata (language, confidence) as the hybrid ingest decided
+    # it: what the other vector options are built from without detecting or embedding again.
+    doc_metadata: list[dict[str, Any]] | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,6 +118,11 @@ def ingest_hybrid(ctx: Ctx) -> None:
     elapsed = _ingest(ctx, ctx.router, ctx.texts, ctx.ids)
     ctx.results["ingest_hybrid_docs_per_s"] = ctx.n / elapsed
     ctx.results["partitions"] = ctx.router.counts()
+    keys = (ctx.router.language_key, CONFIDENCE_KEY)
+    ctx.doc_metadata = []
+    for i in range(0, ctx.n, 10_000):
+        records = ctx.router.get(ctx.ids[i : i + 10_000])
+        ctx.doc_metadata += [{k: r.metadata[k] for k in keys if k in r.metadata} for r in records]
 
 
 def save_full_vs_incremental(ctx: Ctx) -> None:
@@ -136,14 +145,8 @@ def save_full_vs_incremental(ctx: Ctx) -> None:
     ctx.results["store_folder"] = str(folder)
 
 
-def cold_open(ctx: Ctx) -> None:
-    """A fresh process: load the model, ``LanguageRouter.load``, first hybrid query; RSS per document
-    after the load and after one query per language (psutil, minus the RSS before the load)."""
-    folder = ctx.results.get("store_folder")
-    if folder is None:
-        raise RuntimeError("cold_open needs save_full_vs_incremental first")
-    ctx.router = None
-    gc.collect()
+def _cold_run(ctx: Ctx, folder: str) -> dict[str, Any]:
+    """Load ``folder`` in a fresh process, one hybrid query, then one per language: timings and RSS."""
     first = ctx.queries[0][0]
     touch = [next(q for q, lang in ctx.queries if lang == x) for x in ctx.languages]
     cmd = [
@@ -158,7 +161,18 @@ def cold_open(ctx: Ctx) -> None:
     out = subprocess.run(
         cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cold_open(ctx: Ctx) -> None:
+    """A fresh process: load the model, ``LanguageRouter.load``, first hybrid query; RSS per document
+    after the load and after one query per language (psutil, minus the RSS before the load)."""
+    folder = ctx.results.get("store_folder")
+    if folder is None:
+        raise RuntimeError("cold_open needs save_full_vs_incremental first")
+    ctx.router = None
+    gc.collect()
+    got = _cold_run(ctx, folder)
     n = got.pop("documents")
     ctx.results["cold_model_load_s"] = got["model_load_s"]
     ctx.results["cold_router_load_s"] = got["router_load_s"]
@@ -202,6 +216,56 @@ def _cold_child(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+class _Precomputed:
+    """An encoder that returns the vectors the embed-only pass computed (by text) and embeds
+    anything else (queries) with the real model: other vector options are built without
+    embedding the corpus again, through the public router API."""
+
+    def __init__(self, embedder: StaticEmbedder, texts: list[str], vectors: np.ndarray) -> None:
+        self._embedder = embedder
+        self._row = {t: i for i, t in enumerate(texts)}
+        self._vectors = vectors
+        self.dim, self.model_name = embedder.dim, embedder.model_name
+        self.fingerprint = embedder.fingerprint
+
+    def encode(self, texts: Any) -> np.ndarray:
+        rows = [self._row.get(t) for t in texts]
+        if any(r is None for r in rows):
+            return self._embedder.encode(texts)
+        return np.asarray(self._vectors[rows], dtype=np.float32)
+
+
+def vector_options(ctx: Ctx) -> None:
+    """RSS (after the cold load and after one hybrid query per language) and disk per document
+    for ``vectors="float16"`` and ``"int8"``: the same documents, languages and vectors as the
+    float32 router (language given as metadata, vectors from the embed-only pass), so only BM25
+    analysis is paid again. float32's own figures are the cold_open ones."""
+    assert ctx.vectors is not None and ctx.doc_metadata is not None
+    ctx.router = None  # one router in memory at a time (RAM at 1M)
+    gc.collect()
+    encoder = _Precomputed(ctx.embedder, ctx.texts, ctx.vectors)
+    options = {k: v for k, v in ctx.options.items() if k != "vectors"}
+    for kind in ("float16", "int8"):
+        router = LanguageRouter(encoder, vectors=kind, **options)  # type: ignore[arg-type]
+        start = time.perf_counter()
+        for i in range(0, ctx.n, BATCH):
+            router.add(ctx.texts[i : i + BATCH], ctx.doc_metadata[i : i + BATCH], ids=ctx.ids[i : i + BATCH])
+        ingest = time.perf_counter() - start
+        folder = ctx.work / f"store-{ctx.variant}-{kind}"
+        shutil.rmtree(folder, ignore_errors=True)
+        router.save(folder)
+        del router
+        gc.collect()
+        got = _cold_run(ctx, str(folder))
+        n = got.pop("documents")
+        ctx.results[f"{kind}_ingest_known_language_docs_per_s"] = ctx.n / ingest
+        ctx.results[f"{kind}_disk_mb"] = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+        ctx.results[f"{kind}_rss_kb_per_doc_after_load"] = got["rss_load_bytes"] / n / 1024
+        ctx.results[f"{kind}_rss_kb_per_doc_after_touch"] = got["rss_touch_bytes"] / n / 1024
+        ctx.results[f"{kind}_cold_load_plus_first_query_s"] = got["router_load_s"] + got["first_query_s"]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def add_one_then_query(ctx: Ctx) -> None:
@@ -361,6 +425,7 @@ MEASUREMENTS: dict[str, Callable[[Ctx], None]] = {
     "add_one": add_one_then_query,
     "save": save_full_vs_incremental,
     "cold": cold_open,  # releases the in-process router first (RAM at 1M)
+    "vector_options": vector_options,  # float16 / int8 RSS and disk, from the same vectors
     "peer": faiss_peer,
 }
 
