@@ -19,7 +19,9 @@ arrays + JSON without re-analysing text (see benchmarks/scale.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import mmap
 import threading
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -827,6 +829,8 @@ class LexicalIndex:
         ix._ids = ids
         ix._slot_of = {d: i for i, d in enumerate(ids)}
         ix._df = _Grow(np.int32, np.diff(indptr).astype(np.int32))
+        # The checks above read every page of the mapped arrays; a query reads a few.
+        _release(arrays.values())
         ix._live = _Grow(np.bool_, np.ones(n, np.bool_))
         ix._dl = _Grow(np.int32, a["doc_len"])
         ix._start = _Grow(np.int64, a["doc_start"])
@@ -881,6 +885,16 @@ def _best(scores: np.ndarray, k: int) -> np.ndarray:
     else:
         pick = np.arange(len(scores))
     return pick[np.argsort(-scores[pick], kind="stable")][:k]
+
+
+def _release(arrays: Iterable[np.ndarray]) -> None:
+    """Unmap the pages of read-only memory maps (they stay in the OS page cache and come back
+    on the next read): a load that scanned a whole file then holds only what queries touch."""
+    for arr in arrays:
+        mapped = getattr(arr, "_mmap", None)
+        if mapped is not None and not arr.flags.writeable and hasattr(mapped, "madvise"):
+            with contextlib.suppress(OSError, ValueError):
+                mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:

@@ -323,7 +323,7 @@ class LocalBackend:
             if state is None:  # the lexical index cannot give a delta: both go full
                 full = True
         if lexical is not None and state is None:
-            state = lexical.export_state(postings=False)
+            state = lexical.export_state()  # postings saved: a load maps them, no sort
         full = full or store.needs_full_save()
         # A delta's lexical arrays travel in the segment's one .npz; a full segment's as .npy files.
         extra = None
