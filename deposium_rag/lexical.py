@@ -380,6 +380,7 @@ class LexicalIndex:
         self._marks: dict[int, tuple[int, int]] = {}
         self._deleted: list[tuple[int, str]] = []  # (version, id)
         self._legacy: tuple[list[str], dict[str, int], np.ndarray] | None = None
+        self._norm: np.ndarray | None = None  # BM25 length norm per slot, until the next write
 
     # -- writes -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -462,6 +463,7 @@ class LexicalIndex:
         self._n += len(ids)
         self._total_len += int(lens.sum())
         self._legacy = None
+        self._norm = None
 
     def _remove(self, ids: list[str], version: int) -> int:
         slots = [s for s in (self._slot_of.pop(d, None) for d in ids) if s is not None]
@@ -482,6 +484,7 @@ class LexicalIndex:
                 log.append((version, self._ids[s]))  # type: ignore[arg-type]
             self._ids[s] = None
         self._legacy = None
+        self._norm = None
         return len(slots)
 
     # -- postings maintenance -----------------------------------------------------------------
@@ -569,6 +572,7 @@ class LexicalIndex:
             self._fresh_from = len(self._ids)
         self._runs = [run] if len(run) else []
         self._legacy = None
+        self._norm = None
 
     # -- reads --------------------------------------------------------------------------------
     def _query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -584,10 +588,15 @@ class LexicalIndex:
         df = self._df.a[q].astype(np.float64)
         return counts * np.log1p((self._n - df + 0.5) / (df + 0.5))
 
+    def _norms(self) -> np.ndarray:
+        """``k1 * (1 - b + b * dl / avgdl)`` per slot: computed once per write, not per posting."""
+        if self._norm is None or len(self._norm) != len(self._ids):
+            self._norm = self.k1 * (1.0 - self.b + self.b * self._dl.a / (self._total_len / self._n))
+        return self._norm
+
     def _tf_part(self, tfs: np.ndarray, docs: np.ndarray) -> np.ndarray:
         tf = tfs.astype(np.float64)
-        norm = self.k1 * (1.0 - self.b + self.b * self._dl.a[docs] / (self._total_len / self._n))
-        return tf / (tf + norm)
+        return tf / (tf + self._norms()[docs])
 
     def _candidates(self, q: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(slots ascending, BM25 > 0) of every live document holding a query term."""
@@ -597,10 +606,11 @@ class LexicalIndex:
         docs_parts, tf_parts, w_parts = [], [], []
         for run in self._runs:
             lo, cnt = run.bounds(q)
-            idx = _ranges(lo, cnt)
-            if len(idx):
-                docs_parts.append(run.docs[idx])
-                tf_parts.append(run.tfs[idx])
+            # One contiguous slice per query term (a few): cheaper than a gather by index.
+            spans = [(a, a + c, j) for j, (a, c) in enumerate(zip(lo.tolist(), cnt.tolist())) if c]
+            if spans:
+                docs_parts += [run.docs[a:b] for a, b, _ in spans]
+                tf_parts += [run.tfs[a:b] for a, b, _ in spans]
                 w_parts.append(np.repeat(w, cnt))
         p0 = int(self._start.a[self._fresh_from])
         tail = self._terms.a[p0:]
@@ -612,20 +622,21 @@ class LexicalIndex:
                 w_parts.append(w[np.searchsorted(q, tail[pos])])
         if not docs_parts:
             return np.empty(0, np.int64), np.empty(0, np.float64)
-        docs = np.concatenate(docs_parts).astype(np.int64)
-        tfs = np.concatenate(tf_parts)
-        ws = np.concatenate(w_parts)
-        alive = self._live.a[docs]
-        if not alive.all():
-            docs, tfs, ws = docs[alive], tfs[alive], ws[alive]
+        docs = np.concatenate(docs_parts) if len(docs_parts) > 1 else docs_parts[0]
+        tfs = np.concatenate(tf_parts) if len(tf_parts) > 1 else tf_parts[0]
+        ws = np.concatenate(w_parts) if len(w_parts) > 1 else w_parts[0]
+        if self._dead_slots:  # postings of deleted slots are dropped lazily
+            alive = self._live.a[docs]
+            if not alive.all():
+                docs, tfs, ws = docs[alive], tfs[alive], ws[alive]
         contrib = ws * self._tf_part(tfs, docs)
         slots = len(self._ids)
-        if len(docs) * 8 > slots:
+        if len(docs) * 64 > slots:  # measured: a dense pass beats sorting past ~slots/64 postings
             dense = np.bincount(docs, weights=contrib, minlength=slots)
-            hit = np.flatnonzero(dense)
+            hit = np.flatnonzero(dense != 0)  # on a bool mask: ~5x faster than on the floats
             return hit, dense[hit]
         uniq, inverse = np.unique(docs, return_inverse=True)
-        return uniq, np.bincount(inverse, weights=contrib)
+        return uniq.astype(np.int64), np.bincount(inverse, weights=contrib)
 
     def top(self, query: str, k: int, allowed: Allowed = None) -> list[tuple[str, float]]:
         """Best ``k`` ``(id, BM25)`` with BM25 > 0, ties by insertion order.
@@ -803,7 +814,8 @@ class LexicalIndex:
         try:
             ix = cls(str(meta["language"]), k1=float(meta["k1"]), b=float(meta["b"]))
             vocab, ids = list(meta["vocab"]), list(meta["ids"])
-            a = {k: _typed(arrays, k) for k in _arrays_of(meta)}
+            # Plain ndarray views of memory maps: the np.memmap subclass costs per indexing call.
+            a = {k: _typed(arrays, k).view(np.ndarray) for k in _arrays_of(meta)}
         except (KeyError, TypeError, ValueError) as exc:
             raise _format_error(f"incomplete lexical state ({exc})") from exc
         n, size = len(ids), len(vocab)

@@ -663,6 +663,19 @@ class FaissStore:
             vecs = self._vecs.decode(np.asarray([self._row[d] for d in found], dtype=np.int64))
             return dict(zip(found, vecs))
 
+    def similarities(self, vector: np.ndarray, ids: Iterable[str]) -> dict[str, float]:
+        """Cosine of a unit ``vector`` with each given id (unknown ids left out): one gather and
+        one product, for the hybrid pool's dense side of BM25's candidates."""
+        with self._lock:
+            if self._vecs is None:
+                return {}
+            found = [d for d in ids if isinstance(d, str) and d in self._row]
+            if not found:
+                return {}
+            rows = np.fromiter((self._row[d] for d in found), np.int64, len(found))
+            sims = self._vecs.dot(np.asarray(vector, dtype=np.float32), rows)
+            return dict(zip(found, sims.tolist()))
+
     def _hit(self, row: int, score: float) -> Hit:
         return Hit(
             self._ids[row] or "",

@@ -212,7 +212,7 @@ class LocalBackend:
         if store is None or not ids:
             return {}
         unit = vector / (float(np.linalg.norm(vector)) or 1.0)
-        return {d: float(v @ unit) for d, v in store.vectors(ids).items()}
+        return store.similarities(unit, ids)
 
     def _bm25(self, language: str) -> LexicalIndex | None:
         with self._lock:

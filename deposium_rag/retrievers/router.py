@@ -528,18 +528,18 @@ class LanguageRouter:
             return _Pool([d for d, _ in lex_top], np.array([s for _, s in lex_top], dtype=np.float64), None)
         assert vector is not None
         dense = dict(self.backend.dense(lang, vector, pool, filter))
-        missing = [d for d, _ in lex_top if d not in dense]
+        bm25 = dict(lex_top)
+        missing = [d for d in bm25 if d not in dense]
+        unscored = [d for d in dense if d not in bm25]  # before ``dense`` gains the missing ids
         if missing:
             dense.update(self.backend.dense_scores(lang, vector, missing))
-        pool_ids = list(dense)
-        if not pool_ids:
+        if not dense:
             return None
-        bm25 = dict(lex_top)
-        unscored = [d for d in pool_ids if d not in bm25]
         if unscored:
             bm25.update(self.backend.lexical_scores(lang, query, unscored))
-        lex = np.array([bm25.get(d, 0.0) for d in pool_ids], dtype=np.float64)
-        den = np.array([dense[d] for d in pool_ids], dtype=np.float64)
+        pool_ids = list(dense)
+        lex = np.fromiter((bm25.get(d, 0.0) for d in pool_ids), np.float64, len(pool_ids))
+        den = np.fromiter(dense.values(), np.float64, len(pool_ids))
         return _Pool(pool_ids, lex, den)
 
     # -- persistence ------------------------------------------------------------------------------
