@@ -78,6 +78,7 @@ def test_index_updates_are_visible() -> None:
 
 # -- the incremental index ------------------------------------------------------------------------
 import json  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -388,3 +389,85 @@ def test_writers_and_readers_in_threads(small_thresholds: None) -> None:
         got = dict(ix.top(q, 500))
         want = dict(expected.top(q, 500))
         assert got.keys() == want.keys() and all(abs(got[d] - want[d]) < 1e-9 for d in got)
+
+
+def _reference(
+    docs: dict[str, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75
+) -> dict[str, float]:
+    """BM25 "lucene" written out term by term, in float64: what every read path must return."""
+    n = len(docs)
+    avgdl = sum(len(t) for t in docs.values()) / n
+    out = {}
+    for d, toks in docs.items():
+        score = 0.0
+        for term in set(query):
+            tf = toks.count(term)
+            if not tf:
+                continue
+            df = sum(term in t for t in docs.values())
+            idf = math.log1p((n - df + 0.5) / (df + 0.5))
+            score += query.count(term) * idf * tf / (tf + k1 * (1 - b + b * len(toks) / avgdl))
+        out[d] = score
+    return out
+
+
+def test_top_and_scores_for_equal_the_formula_through_writes(small_thresholds: None) -> None:
+    """Scores stay exact through runs, the fresh tail, deletes (dead slots), upserts, and
+    exports that renumber slots: the per-slot length norms are recomputed after each of them."""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(40)]
+    texts = {
+        f"d{i}": " ".join(rng.choice(words[: 5 + i % 35]) for _ in range(3 + i % 17)) for i in range(300)
+    }
+    ix = LexicalIndex("xx")  # no stemmer, no stopwords: tokens are the words
+    live: dict[str, str] = {}
+    queries = ["w1 w2", "w3 w3 w30", "w39", "w0 w7 w12 w25", "nothing here"]
+
+    def check() -> None:
+        docs = {d: ix.analyzer.tokens(t) for d, t in live.items()}
+        for q in queries:
+            want = _reference(docs, ix.analyzer.tokens(q))
+            ranked = sorted(
+                (d for d in live if want[d] > 0), key=lambda d: -want[d]
+            )  # stable: insertion order
+            got = ix.top(q, 15)
+            assert [round(s, 9) for _, s in got] == [round(want[d], 9) for d in ranked[:15]]
+            assert all(abs(s - want[d]) < 1e-9 for d, s in got)
+            some = [*list(live)[::9], "unknown"]
+            assert ix.scores_for(q, some) == pytest.approx({d: want[d] for d in some if d in live}, abs=1e-12)
+
+    items = list(texts.items())
+    for i in range(0, 240, 40):
+        ix.add([d for d, _ in items[i : i + 40]], [t for _, t in items[i : i + 40]])
+        live.update(items[i : i + 40])
+        check()  # avgdl changes with each batch
+    gone = list(live)[5:40:3]
+    ix.delete(gone)
+    for d in gone:
+        live.pop(d)
+    assert ix._dead_slots  # the dead-slot path of the scorer
+    check()
+    ix.add(["d7", "d100"], ["w1 w1 w1 w2", "w39 w39"])  # upserts move to the end
+    live.pop("d7")
+    live.pop("d100")
+    live.update({"d7": "w1 w1 w1 w2", "d100": "w39 w39"})
+    check()
+    ix.export_state()  # compacts and renumbers slots without a write
+    assert not ix._dead_slots
+    check()
+
+
+def test_loaded_postings_stay_memory_mapped_and_copy_on_write(tmp_path: Path) -> None:
+    ix = LexicalIndex("en")
+    ix.add([f"d{i}" for i in range(50)], [f"apples and pears number {i % 7}" for i in range(50)])
+    ix.export_state().write(tmp_path)
+    loaded = LexicalIndex.from_state(LexicalState.read(tmp_path, mmap=True))
+    run = loaded._runs[0]
+    assert not run.docs.flags.writeable and not run.tfs.flags.writeable  # file pages, not copies
+    assert type(run.docs) is np.ndarray  # plain views: no np.memmap overhead per indexing call
+    _same(ix, loaded, ["apples 3", "pears", "number 6 6"])  # pages released after the checks
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    loaded.add(["new"], ["pears pears pears"])
+    ix.add(["new"], ["pears pears pears"])
+    _same(ix, loaded, ["apples 3", "pears"])
+    assert before == {p.name: p.read_bytes() for p in tmp_path.iterdir()}

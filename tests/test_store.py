@@ -514,3 +514,19 @@ def faiss_centroids(store: FaissStore) -> np.ndarray:
     import faiss
 
     return faiss.vector_to_array(store._ann.pq.centroids)
+
+
+@pytest.mark.parametrize("vectors", ["float32", "float16", "int8"])
+def test_similarities_are_the_cosines_of_the_stored_vectors(vectors: str) -> None:
+    rng = np.random.default_rng(5)
+    v = rng.normal(size=(60, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    store = FaissStore(16, vectors=vectors)  # type: ignore[arg-type]
+    store.add(v, [f"t{i}" for i in range(60)], ids=[f"id{i}" for i in range(60)])
+    store.delete(["id3"])
+    q = v[7]
+    got = store.similarities(q, ["id9", "id3", "nope", "id7", "id59"])
+    stored = store.vectors(["id9", "id7", "id59"])
+    assert list(got) == ["id9", "id7", "id59"]  # order asked, unknown and deleted ids left out
+    assert got == pytest.approx({d: float(x @ q) for d, x in stored.items()}, abs=1e-6)
+    assert got["id7"] == pytest.approx(1.0, abs=0.02) and store.similarities(q, []) == {}

@@ -90,6 +90,11 @@ log = logging.getLogger(__name__)
 PRIOR_WEIGHT = 0.5
 PLAUSIBLE = 0.1
 
+# Candidates each ranker gives a partition's fusion pool: max(POOL_PER_K * k, POOL_MIN)
+# (measured on benchmarks/hybrid.py).
+POOL_PER_K = 10
+POOL_MIN = 50
+
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["convex", "minmax", "rrf"]
 _RRF_K = 60
@@ -520,7 +525,7 @@ class LanguageRouter:
 
         Filters apply before ranking, inside the backend.
         """
-        pool = max(10 * k, 50)
+        pool = max(POOL_PER_K * k, POOL_MIN)
         lex_top = self.backend.lexical(lang, query, pool, filter)
         if mode == "lexical":
             if not lex_top:
