@@ -674,7 +674,9 @@ class LexicalIndex:
     def scores_for(self, query: str, ids: Sequence[str]) -> dict[str, float]:
         """BM25 of ``query`` for each known id (0.0 where no term matches; unknown ids left out).
 
-        Cost: the given documents' own terms (forward index), whatever N is.
+        Cost: a binary search per (query term, id) in the term's postings (a run keeps each
+        term's slots ascending), and the forward index of ids still in the fresh tail;
+        whatever N is.
         """
         tokens = self.analyzer.tokens(query)
         with self._lock:
@@ -684,20 +686,41 @@ class LexicalIndex:
             if not known or not len(q):
                 return out
             slots = np.fromiter((s for _, s in known), np.int64, len(known))
-            start = self._start.a
-            lo, cnt = start[slots], start[slots + 1] - start[slots]
-            idx = _ranges(lo, cnt)
-            terms = self._terms.a[idx]
-            hit = np.isin(terms, q)
-            if not hit.any():
-                return out
-            owner = np.repeat(np.arange(len(slots)), cnt)[hit]
-            w = self._weights(q, counts)[np.searchsorted(q, terms[hit])]
-            contrib = w * self._tf_part(self._tfs.a[idx][hit], slots[owner])
-            per = np.bincount(owner, weights=contrib, minlength=len(slots))
+            w = self._weights(q, counts)
+            per = np.zeros(len(slots))
+            in_runs = np.flatnonzero(slots < self._fresh_from)
+            if len(in_runs):
+                wanted = slots[in_runs]
+                for run in self._runs:
+                    lo, cnt = run.bounds(q)
+                    for j, (a, c) in enumerate(zip(lo.tolist(), cnt.tolist())):
+                        if not c:
+                            continue
+                        docs = run.docs[a : a + c]
+                        pos = np.minimum(np.searchsorted(docs, wanted), c - 1)
+                        hit = docs[pos] == wanted
+                        if hit.any():
+                            who = in_runs[hit]
+                            per[who] += w[j] * self._tf_part(run.tfs[a + pos[hit]], slots[who])
+            fresh = np.flatnonzero(slots >= self._fresh_from)
+            if len(fresh):
+                per[fresh] = self._forward_scores(q, w, slots[fresh])
             for (d, _), v in zip(known, per.tolist()):
                 out[d] = v
             return out
+
+    def _forward_scores(self, q: np.ndarray, w: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """BM25 of the given slots from their own (term, tf) entries."""
+        start = self._start.a
+        lo, cnt = start[slots], start[slots + 1] - start[slots]
+        idx = _ranges(lo, cnt)
+        terms = self._terms.a[idx]
+        hit = np.isin(terms, q)
+        if not hit.any():
+            return np.zeros(len(slots))
+        owner = np.repeat(np.arange(len(slots)), cnt)[hit]
+        contrib = w[np.searchsorted(q, terms[hit])] * self._tf_part(self._tfs.a[idx][hit], slots[owner])
+        return np.bincount(owner, weights=contrib, minlength=len(slots))
 
     def scores(self, query: str) -> tuple[list[str], np.ndarray]:
         """(ids, BM25 score of each) for every document; all zeros when no query term is known."""

@@ -424,6 +424,8 @@ def test_top_and_scores_for_equal_the_formula_through_writes(small_thresholds: N
     queries = ["w1 w2", "w3 w3 w30", "w39", "w0 w7 w12 w25", "nothing here"]
 
     def check() -> None:
+        for run in ix._runs:  # scores_for binary-searches each term's slots: ascending, always
+            assert all((np.diff(run.docs[a:b]) > 0).all() for a, b in zip(run.indptr[:-1], run.indptr[1:]))
         docs = {d: ix.analyzer.tokens(t) for d, t in live.items()}
         for q in queries:
             want = _reference(docs, ix.analyzer.tokens(q))
