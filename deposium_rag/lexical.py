@@ -172,6 +172,7 @@ def analyzer_for(language: str) -> Analyzer:
 _TF_MAX = np.iinfo(np.uint16).max  # tf saturates here: BM25's tf part is flat long before it
 _FRESH_MAX = 32_768  # postings kept unsorted (scanned per query) before they become a run
 _MARKS_KEPT = 8  # exported versions an export_delta can start from
+_SEARCH_TERMS = 12  # scores_for: up to this many query terms, binary searches in postings
 _DEAD_MIN = 1024  # tombstones tolerated before slots are renumbered (also a quarter of them)
 _FORMAT = "deposium-lexical"
 _FORMAT_VERSION = 1
@@ -688,7 +689,8 @@ class LexicalIndex:
             slots = np.fromiter((s for _, s in known), np.int64, len(known))
             w = self._weights(q, counts)
             per = np.zeros(len(slots))
-            in_runs = np.flatnonzero(slots < self._fresh_from)
+            # Few query terms: binary searches; many (Han bigrams, Thai trigrams): the forward index.
+            in_runs = np.flatnonzero(slots < self._fresh_from) if len(q) <= _SEARCH_TERMS else slots[:0]
             if len(in_runs):
                 wanted = slots[in_runs]
                 for run in self._runs:
@@ -702,7 +704,7 @@ class LexicalIndex:
                         if hit.any():
                             who = in_runs[hit]
                             per[who] += w[j] * self._tf_part(run.tfs[a + pos[hit]], slots[who])
-            fresh = np.flatnonzero(slots >= self._fresh_from)
+            fresh = np.flatnonzero(slots >= self._fresh_from) if len(in_runs) else np.arange(len(slots))
             if len(fresh):
                 per[fresh] = self._forward_scores(q, w, slots[fresh])
             for (d, _), v in zip(known, per.tolist()):

@@ -421,7 +421,8 @@ def test_top_and_scores_for_equal_the_formula_through_writes(small_thresholds: N
     }
     ix = LexicalIndex("xx")  # no stemmer, no stopwords: tokens are the words
     live: dict[str, str] = {}
-    queries = ["w1 w2", "w3 w3 w30", "w39", "w0 w7 w12 w25", "nothing here"]
+    # (the last one has more terms than scores_for binary-searches: its forward-index path)
+    queries = ["w1 w2", "w3 w3 w30", "w39", "w0 w7 w12 w25", "nothing here", " ".join(words[::2])]
 
     def check() -> None:
         for run in ix._runs:  # scores_for binary-searches each term's slots: ascending, always
