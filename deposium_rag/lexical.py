@@ -208,10 +208,7 @@ class _Grow:
     def extend(self, values: np.ndarray) -> None:
         need = self.n + len(values)
         if need > len(self.buf) or not self.buf.flags.writeable:
-            # A memory map copied on its first write (a loaded index, a replayed delta) gets
-            # 1/16 headroom, not half: that copy is the whole column, and often the last write.
-            spare = len(self.buf) // 16 if not self.buf.flags.writeable else len(self.buf) // 2
-            grown = np.empty(max(need, len(self.buf) + spare + 16), self.buf.dtype)
+            grown = np.empty(max(need, len(self.buf) * 3 // 2 + 16), self.buf.dtype)
             grown[: self.n] = self.buf[: self.n]
             self.buf = grown
         self.buf[self.n : need] = values
