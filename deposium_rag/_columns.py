@@ -205,26 +205,44 @@ class Vectors:
 
 
 class Strings:
-    """Many strings in one UTF-8 buffer with end offsets: about one byte per character."""
+    """Many strings in UTF-8 buffers with end offsets: about one byte per character.
+
+    A loaded store's first segment is the *base* (memory-mapped, never copied); rows of later
+    segments and rows added since go to a writable *tail*. Why: a store saved incrementally
+    would otherwise copy every text into the heap on load (measured: +0.8 KB per document on
+    the 11-language scale corpus)."""
 
     def __init__(self) -> None:
-        self._data = np.zeros(0, dtype=np.uint8)
-        self._ends = np.zeros(0, dtype=np.int64)
-        self.n = 0
-        self._used = 0
+        self._base = np.zeros(0, dtype=np.uint8)
+        self._base_ends = np.zeros(0, dtype=np.int64)
+        self._nb = 0  # rows in the base
+        self._base_used = 0  # bytes in the base
+        self._data = np.zeros(0, dtype=np.uint8)  # tail bytes
+        self._ends = np.zeros(0, dtype=np.int64)  # tail end offsets, relative to the tail
+        self.n = 0  # rows, base and tail
+        self._used = 0  # bytes, base and tail
+
+    def _append_bytes(self, blob: np.ndarray, ends: np.ndarray) -> None:
+        t0 = self._used - self._base_used
+        t1 = t0 + len(blob)
+        self._data = _grow(self._data, t1)
+        self._data[t0:t1] = blob
+        k0 = self.n - self._nb
+        k1 = k0 + len(ends)
+        self._ends = _grow(self._ends, k1)
+        self._ends[k0:k1] = ends + t0
+        self.n += len(ends)
+        self._used += len(blob)
 
     def append(self, items: list[bytes]) -> None:
-        blob = b"".join(items)
-        end_bytes = self._used + len(blob)
-        self._data = _grow(self._data, end_bytes)
-        self._data[self._used : end_bytes] = np.frombuffer(blob, dtype=np.uint8)
-        ends = self._used + np.cumsum([len(x) for x in items], dtype=np.int64)
-        stop = self.n + len(items)
-        self._ends = _grow(self._ends, stop)
-        self._ends[self.n : stop] = ends
-        self.n, self._used = stop, end_bytes
+        blob = np.frombuffer(b"".join(items), dtype=np.uint8)
+        self._append_bytes(blob, np.cumsum([len(x) for x in items], dtype=np.int64))
 
     def __getitem__(self, row: int) -> bytes:
+        if row < self._nb:
+            start = int(self._base_ends[row - 1]) if row else 0
+            return self._base[start : int(self._base_ends[row])].tobytes()
+        row -= self._nb
         start = int(self._ends[row - 1]) if row else 0
         return self._data[start : int(self._ends[row])].tobytes()
 
@@ -234,26 +252,35 @@ class Strings:
         return new
 
     def arrays(self, start: int = 0, prefix: str = "texts") -> dict[str, np.ndarray]:
-        begin = int(self._ends[start - 1]) if start else 0
-        return {
-            f"{prefix}.npy": np.ascontiguousarray(self._data[begin : self._used]),
-            f"{prefix}_ends.npy": self._ends[start : self.n] - begin,
-        }
+        """Rows ``start`` on as one byte buffer and end offsets (what a segment saves)."""
+        datas, ends, offset = [], [], 0
+        if start < self._nb:
+            begin = int(self._base_ends[start - 1]) if start else 0
+            datas.append(self._base[begin : self._base_used])
+            ends.append(self._base_ends[start : self._nb] - begin)
+            offset, start = self._base_used - begin, self._nb
+        row = start - self._nb
+        begin = int(self._ends[row - 1]) if row else 0
+        datas.append(self._data[begin : self._used - self._base_used])
+        ends.append(self._ends[row : self.n - self._nb] - begin + offset)
+        data = np.concatenate(datas) if len(datas) > 1 else np.ascontiguousarray(datas[0])
+        return {f"{prefix}.npy": data, f"{prefix}_ends.npy": np.concatenate(ends)}
 
     @classmethod
     def concat(cls, parts: list[tuple[np.ndarray, np.ndarray]]) -> Strings:
+        """From saved parts: the first is the base (kept as given, memory-mapped), the others the tail."""
         new = cls()
-        if len(parts) == 1:
-            data, ends = parts[0]
-            new._data, new._ends = data, np.asarray(ends, dtype=np.int64)
-        else:
-            offsets = np.cumsum([0] + [len(d) for d, _ in parts[:-1]], dtype=np.int64)
-            new._data = np.concatenate([d for d, _ in parts]) if parts else new._data
-            new._ends = np.concatenate([e + o for (_, e), o in zip(parts, offsets)]) if parts else new._ends
-        if new._data.dtype != np.uint8 or new._ends.ndim != 1:
-            raise StoreFormatError("saved strings are not a byte buffer with end offsets")
-        new.n = len(new._ends)
-        new._used = int(new._ends[-1]) if new.n else 0
-        if new._used > len(new._data) or (new.n and (np.diff(new._ends) < 0).any()):
-            raise StoreFormatError("saved string offsets point outside their buffer")
+        for i, (data, raw_ends) in enumerate(parts):
+            ends = np.asarray(raw_ends, dtype=np.int64)
+            if data.dtype != np.uint8 or data.ndim != 1 or ends.ndim != 1:
+                raise StoreFormatError("saved strings are not a byte buffer with end offsets")
+            used = int(ends[-1]) if len(ends) else 0
+            if used > len(data) or (len(ends) and (ends[0] < 0 or (np.diff(ends) < 0).any())):
+                raise StoreFormatError("saved string offsets point outside their buffer")
+            if i == 0:
+                new._base, new._base_ends = data, ends
+                new._nb = new.n = len(ends)
+                new._base_used = new._used = used
+            else:
+                new._append_bytes(data[:used], ends)
         return new

@@ -530,3 +530,26 @@ def test_similarities_are_the_cosines_of_the_stored_vectors(vectors: str) -> Non
     assert list(got) == ["id9", "id7", "id59"]  # order asked, unknown and deleted ids left out
     assert got == pytest.approx({d: float(x @ q) for d, x in stored.items()}, abs=1e-6)
     assert got["id7"] == pytest.approx(1.0, abs=0.02) and store.similarities(q, []) == {}
+
+
+def test_strings_keep_a_mapped_base_and_save_the_same_bytes(tmp_path: Path) -> None:
+    from deposium_rag._columns import Strings
+
+    texts = [f"texte {i} é" * (i % 4) for i in range(30)]
+    first = Strings()
+    first.append([t.encode() for t in texts[:20]])
+    saved = first.arrays()
+    np.save(tmp_path / "t.npy", saved["texts.npy"])
+    base = np.load(tmp_path / "t.npy", mmap_mode="r")
+    second = Strings()
+    second.append([t.encode() for t in texts[20:25]])
+    s = Strings.concat([(base, saved["texts_ends.npy"]), tuple(second.arrays().values())])  # type: ignore[list-item]
+    s.append([t.encode() for t in texts[25:]])
+    assert s._base is base  # the mapped segment is read in place, never copied
+    assert [s[i].decode() for i in range(30)] == texts
+    for start in (0, 7, 20, 26, 30):
+        got = s.arrays(start)
+        ends = got["texts_ends.npy"]
+        blob = got["texts.npy"].tobytes()
+        assert [blob[a:b].decode() for a, b in zip([0, *ends[:-1]], ends)] == texts[start:]
+    assert [s.take(np.array([29, 3]))[i].decode() for i in range(2)] == [texts[29], texts[3]]
