@@ -55,6 +55,11 @@ IndexKind = Literal["flat", "auto", "hnsw"]
 INDEX_KINDS = ("flat", "auto", "hnsw")
 # index="auto": exact below this many documents, PQ fast-scan + exact re-rank of RERANK
 # candidates above (chosen in benchmarks/store_compact.py: recall@10 >= 0.98 at 1024-d).
+# IVF front ends were measured and not taken (benchmarks/ann_frontends.py, 100k English
+# partition of the synthetic 1024-d model): the ten nearest neighbours of a query are spread over
+# the k-means lists, so IVF256 + fast-scan reached recall@10 0.77 at nprobe 16 and 0.90 at 64
+# (a quarter of the lists, already near a full scan's cost); fast-scan with M = dim/4 needs 400
+# candidates for 0.98. The full scan (M = dim/2) is memory-bound: ~1 ms per 100k rows here.
 EXACT_BELOW = 4096
 RERANK = 100
 _MIN_TRAIN = 1024  # rows the fast-scan quantiser is trained on, at least
