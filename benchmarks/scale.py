@@ -385,7 +385,7 @@ def warm_latency(ctx: Ctx) -> None:
         ctx.results[f"warm_{mode}"] = _percentiles(samples)
         acc: dict[str, float] = {}
         with (
-            _timing(router.detector, ["detect"], acc),
+            _timing(router.detector, ["detect", "detect_pair"], acc),
             _timing(router.encoder, ["encode"], acc),
             _timing(router.backend, [*_SEARCH_CALLS, "get"], acc),
         ):
@@ -395,7 +395,7 @@ def warm_latency(ctx: Ctx) -> None:
             total = time.perf_counter() - start
         per = {k: v / len(qs) * 1000 for k, v in acc.items()}
         split = {
-            "detect_ms": per.get("detect", 0.0),
+            "detect_ms": per.get("detect", 0.0) + per.get("detect_pair", 0.0),
             "embed_ms": per.get("encode", 0.0),
             "search_ms": sum(per.get(k, 0.0) for k in _SEARCH_CALLS),
             "fetch_ms": per.get("get", 0.0),

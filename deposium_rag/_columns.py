@@ -35,7 +35,9 @@ def load_npy(path: Path, mmap: bool) -> np.ndarray:
     """A saved column: memory-mapped read-only (or read) with pickle refused."""
     try:
         if mmap and path.stat().st_size > 0:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
+            # A plain read-only ndarray over the map: np.memmap's Python-level __getitem__ and
+            # __array_finalize__ cost microseconds on every row a query reads (texts, metadata).
+            return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise StoreFormatError(f"store file {path.name} is missing from {path.parent}") from None

@@ -11,6 +11,7 @@ after construction, so one detector is safe to share across threads.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Collection, Sequence
@@ -297,6 +298,7 @@ class Py3LangidDetector(_Base):
         self._tables = _automaton(self._full)  # read-only numpy views for batch detection
         self._ptc: dict[frozenset[str] | None, np.ndarray] = {}
         self._restricted: dict[frozenset[str], tuple[Any, list[str], np.ndarray]] = {}
+        self._cols: dict[frozenset[str], np.ndarray] = {}
         self._lock = threading.Lock()
 
     @property
@@ -334,6 +336,53 @@ class Py3LangidDetector(_Base):
             return _und()
         ident, labels, known = entry
         return _ranked_batch(ident._decide(text)[None, :], labels, known)[0]  # aliases folded
+
+    def detect_pair(
+        self, text: str, candidates: Collection[str] | None, *, unrestricted: bool = True
+    ) -> tuple[list[Candidate], list[Candidate] | None]:
+        """``(detect(text, candidates), detect(text))`` from one pass over ``text``.
+
+        Why: a router with an ``und`` partition asks both for every query (restricted to the
+        languages it holds, and unrestricted to see whether the query looks like a language
+        it lacks). A restricted model is the full one's columns, so one automaton walk and one
+        feature sum give both: the restricted scores are the full raw scores at its columns,
+        normalised as py3langid does (tests/test_language.py pins equal answers). One text
+        also skips the batch machinery. ``unrestricted=False`` returns ``None`` in its place.
+        """
+        text = check_text(text)
+        wanted = _wanted(candidates)
+        restricted = self._quick(text, wanted)
+        full = self._quick(text, None) if unrestricted else None
+        if restricted is not None and (full is not None or not unrestricted):
+            return restricted, full
+        ident = self._full
+        encoded = ident._encode(text)
+        raw = _raw_scores(ident, encoded)
+        raw *= 1.0 / math.sqrt(len(encoded) or 1)
+        if full is None and unrestricted:
+            full = _ranked_one(_normalised(raw, ident._alias_pairs), *self._full_entry[1:])
+        if restricted is None:
+            entry = self._identifier(wanted)
+            if entry is None:
+                restricted = _und()
+            else:
+                sub_ident, labels, known = entry
+                probs = _normalised(raw[self._columns(wanted, sub_ident)], sub_ident._alias_pairs)
+                restricted = _ranked_one(probs, labels, known)
+        return restricted, full
+
+    def _columns(self, wanted: frozenset[str], sub_ident: Any) -> np.ndarray:
+        """Columns of the full model a restricted model is made of (same order)."""
+        with self._lock:
+            cols = self._cols.get(wanted)
+            if cols is None:
+                full = self._full
+                cols = np.array(
+                    [i for i, c in enumerate(full.nb_classes) if self._codes.get(c) in wanted], dtype=np.int64
+                )
+                assert len(cols) == len(sub_ident.nb_classes)
+                self._cols[wanted] = cols
+            return cols
 
     def _ptc32(self, wanted: frozenset[str] | None, ident: Any) -> np.ndarray:
         """The model's feature table as float32, converted once per candidate set."""
@@ -460,6 +509,49 @@ def _decide_batch(
 ) -> np.ndarray:
     """py3langid's ``_decide`` (normalised probabilities) for many texts at once."""
     return _softmax(ident, _logits_batch(ident, texts, tables, ptc))
+
+
+def _raw_scores(ident: Any, encoded: bytes) -> np.ndarray:
+    """py3langid's raw class scores of one encoded text (``_raw_score`` under ``norm_probs``),
+    with the float16 feature rows cast before a float32 product (BLAS, not a mixed-type loop)."""
+    from py3langid.langid import visit_counts
+
+    visits = visit_counts(ident.tk_nextmove, ident._rowbase, ident.tk_output, encoded)
+    if not visits:
+        return np.zeros(len(ident.nb_classes), dtype=np.float32)
+    idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
+    counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
+    return np.log1p(counts) @ ident.nb_ptc[idx].astype(np.float32) + ident.nb_pc
+
+
+def _ranked_one(probs: np.ndarray, labels: list[str], known: np.ndarray) -> list[Candidate]:
+    """:func:`_ranked_batch` for one row of probabilities, without the batch overhead."""
+    sub = probs[known]
+    pos = sub[sub > 0]
+    if not len(pos):
+        return _und()
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = pos / pos.min()
+    if ((np.abs(ratio - 1.0) < 1e-3) | (np.abs(ratio - 2.0) < 2e-3)).all():
+        return _und()  # flat: no feature the model knows (see _ranked_batch)
+    top = np.argsort(-sub, kind="stable")[:12]
+    merged: dict[str, float] = {}
+    for j, p in zip(known[top].tolist(), sub[top].tolist()):
+        if p > _NEGLIGIBLE or not merged:
+            lang = labels[j]
+            merged[lang] = merged.get(lang, 0.0) + p
+    ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
+    return [Candidate(lang, p) for lang, p in ranked] or _und()
+
+
+def _normalised(scores: np.ndarray, alias_pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """py3langid's ``_decide`` after its length scaling, for one row: softmax, aliases folded."""
+    out = np.exp(scores - scores.max())
+    out /= out.sum()
+    for i, j in alias_pairs:
+        out[i] += out[j]
+        out[j] = 0.0
+    return out
 
 
 def _softmax(ident: Any, scores: np.ndarray) -> np.ndarray:

@@ -259,6 +259,11 @@ class StaticEmbedder:
         limit = self.max_length if max_length == "default" else max_length
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"max_length must be a positive int or None, got {limit!r}")
+        if len(items) == 1:  # a query: no pool, no batch bookkeeping
+            out = self._encode_batch(items, limit)
+            if norm:
+                _l2_normalise_inplace(out)
+            return out
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         starts = range(0, len(items), self.batch_size)
 
@@ -321,6 +326,8 @@ class StaticEmbedder:
     def _encode_batch(self, texts: list[str], limit: int | None) -> np.ndarray:
         """Mean of token vectors per text, grouped by token count so each group is one gather."""
         ids = self._token_ids(texts, limit)
+        if len(ids) == 1 and 0 < len(ids[0]) <= _GATHER_BUDGET // self.dim:
+            return self._sum_tokens(np.array(ids, dtype=np.int64)) / np.float32(len(ids[0]))
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         buckets: dict[int, list[int]] = defaultdict(list)
         for i, row in enumerate(ids):

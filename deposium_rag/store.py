@@ -55,6 +55,11 @@ IndexKind = Literal["flat", "auto", "hnsw"]
 INDEX_KINDS = ("flat", "auto", "hnsw")
 # index="auto": exact below this many documents, PQ fast-scan + exact re-rank of RERANK
 # candidates above (chosen in benchmarks/store_compact.py: recall@10 >= 0.98 at 1024-d).
+# IVF front ends were measured and not taken (benchmarks/ann_frontends.py, 100k English
+# partition of the synthetic 1024-d model): the ten nearest neighbours of a query are spread over
+# the k-means lists, so IVF256 + fast-scan reached recall@10 0.77 at nprobe 16 and 0.90 at 64
+# (a quarter of the lists, already near a full scan's cost); fast-scan with M = dim/4 needs 400
+# candidates for 0.98. The full scan (M = dim/2) is memory-bound: ~1 ms per 100k rows here.
 EXACT_BELOW = 4096
 RERANK = 100
 _MIN_TRAIN = 1024  # rows the fast-scan quantiser is trained on, at least
@@ -585,8 +590,11 @@ class FaissStore:
         """Top-k (rows, cosine) among the live rows that pass ``pred``. Lock must be held."""
         if self._vecs is None or not self._row or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        allowed = self._allowed(pred, only)
-        n_allowed = int(allowed.sum())
+        if pred is None and only is None:  # the usual query: every live row, no mask to build
+            allowed, n_allowed = None, len(self._row)
+        else:
+            allowed = self._allowed(pred, only)
+            n_allowed = int(allowed.sum())
         if n_allowed == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = min(k, n_allowed)
@@ -594,6 +602,8 @@ class FaissStore:
             hit = self._ann_search(query, k, allowed, n_allowed)
             if hit is not None:
                 return hit
+        if allowed is None:
+            allowed = self._alive
         if n_allowed * 4 < len(self._ids):
             rows = np.flatnonzero(allowed)  # few rows match: score just those
             return _top(rows, self._vecs.dot(query, rows), k)
@@ -602,18 +612,22 @@ class FaissStore:
         return _top(np.arange(len(sims)), sims, k)
 
     def _ann_search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray, n_allowed: int
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None, n_allowed: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Approximate candidates, re-ranked on the stored vectors; None asks for an exact scan."""
+        """Approximate candidates, re-ranked on the stored vectors; None asks for an exact scan.
+
+        ``allowed`` None means every live row (no filter)."""
         assert self._ann is not None and self._vecs is not None
         total = len(self._ids)
+        if allowed is None and n_allowed < total:
+            allowed = self._alive  # tombstones to skip
         widen = total / n_allowed  # dead or filtered-out slots take part of the pool
         if n_allowed < max(4 * k, total // 20):
             return None  # few rows match: an exact scan over them is cheaper and exact
         if self.index_kind == "hnsw":
             params = faiss.SearchParametersHNSW()
             params.efSearch = max(self.ef_search, k) * min(8, math.ceil(widen))
-            bits = np.packbits(allowed, bitorder="little")
+            bits = np.packbits(self._alive if allowed is None else allowed, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(total, faiss.swig_ptr(bits))
             with one_thread():
                 _, labels = self._ann.search(query[None, :], k, params=params)
@@ -624,7 +638,8 @@ class FaissStore:
             with one_thread():
                 _, labels = self._ann.search(query[None, :], pool)
             cand = labels[0][labels[0] >= 0]
-            cand = cand[allowed[cand]]
+            if allowed is not None:
+                cand = cand[allowed[cand]]
         if len(cand) < k:
             return None
         return _top(cand.astype(np.int64), self._vecs.dot(query, cand), k)

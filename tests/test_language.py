@@ -179,3 +179,38 @@ def test_batch_detection_equals_one_by_one() -> None:
                 c.language for c in want if c.probability > 1e-6
             ]
             assert got[0].probability == pytest.approx(want[0].probability, abs=1e-5)
+
+
+PAIR_TEXTS = [
+    *SAMPLES.values(),
+    "Explain quantum computing",
+    "What year was the tower built?",
+    "Wann wurde der Turm gebaut?",
+    "¿Cuándo se construyó la torre?",
+    "Когда была построена башня?",
+    "ΤΙ ΩΡΑ ΕΙΝΑΙ",  # upper case: py3langid lower-cases it
+    "สวัสดีครับ",  # a one-language script: no model needed
+    "2024 1889",  # no letters
+    "V&A को उसके मूल स्थान से कहाँ स्थानांतरित किया गया था?",
+    "ok",
+]
+
+
+@pytest.mark.parametrize(
+    "candidates",
+    [["en", "de", "fr"], ["en", "de", "fr", "es", "ru", "zh", "ar", "el", "th"], ["th", "en"], ["de"]],
+)
+def test_detect_pair_gives_both_rankings_of_two_detects(candidates: list[str]) -> None:
+    """One pass (detect_pair) answers what detect(text, candidates) and detect(text) answer."""
+    detector = get_detector("py3langid")
+    for text in PAIR_TEXTS:
+        restricted, full = detector.detect_pair(text, candidates)
+        for got, want in ((restricted, detector.detect(text, candidates)), (full, detector.detect(text))):
+            assert full is not None and got[0].language == want[0].language, (text, got, want)
+            assert {c.language for c in got if c.probability > 1e-3} == {
+                c.language for c in want if c.probability > 1e-3
+            }
+            probs = {c.language: c.probability for c in want}
+            for c in got:
+                assert c.probability == pytest.approx(probs.get(c.language, 0.0), abs=1e-3), (text, c)
+        assert detector.detect_pair(text, candidates, unrestricted=False) == (restricted, None)

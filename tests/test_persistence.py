@@ -116,7 +116,8 @@ def test_loaded_vectors_are_memory_mapped_and_copied_on_write(
     folder = router.save(tmp_path / "r")
     loaded = LanguageRouter.load(folder, embedder)
     store = loaded.backend.partition("en")
-    assert isinstance(store._vecs._base, np.memmap) and not store._vecs._base.flags.writeable
+    base = store._vecs._base  # a plain ndarray view whose buffer is the file's map
+    assert isinstance(base.base, np.memmap) and not base.flags.writeable
     vec_file = next(folder.glob("segments/en-*/vectors.npy"))
     before = vec_file.read_bytes()
     loaded.add(["Light travels fast."], [{"n": 50}], ["en9"])

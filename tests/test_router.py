@@ -176,3 +176,44 @@ def test_load_refuses_other_model_and_damage(
 def test_filter_inside_routing(router: LanguageRouter) -> None:
     res = router.search("Was verwenden Quantencomputer für Zustände?", k=5, filter={"n": {"$lt": 4}})
     assert [h.id for h in res.hits] == ["de1"]
+
+
+class _TwoPassDetector:
+    """The router's detector without ``detect_pair``: the router then calls ``detect`` twice."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def detect(self, text, candidates=None):
+        return self.inner.detect(text, candidates)
+
+    def detect_batch(self, texts, candidates=None):
+        return self.inner.detect_batch(texts, candidates)
+
+
+def test_one_pass_query_detection_routes_as_two_passes(router: LanguageRouter) -> None:
+    """With an und partition, route() takes both rankings from one detect_pair call: same routes."""
+    assert "und" in router.counts()
+    queries = [
+        "Explain quantum computing",
+        "When was the Eiffel Tower built?",
+        "Wann wurde der Eiffelturm gebaut?",
+        "Quand la tour Eiffel a-t-elle été construite ?",
+        "Photosynthese Glukose",
+        "Wie viele Qubits?",
+        "¿Cuándo se construyó la torre Eiffel?",
+        "Когда была построена Эйфелева башня?",
+        "1889",
+    ]
+
+    def key(route):  # probabilities agree to float32 rounding (the feature sums' order differs)
+        return route.languages, route.reason, route.fill, [c.language for c in route.candidates]
+
+    one = [router.route(q) for q in queries]
+    router.detector = _TwoPassDetector(router.detector)
+    two = [router.route(q) for q in queries]
+    assert [key(r) for r in two] == [key(r) for r in one]
+    for a, b in zip(one, two):
+        assert [c.probability for c in a.candidates] == pytest.approx(
+            [c.probability for c in b.candidates], abs=1e-4
+        )

@@ -466,6 +466,30 @@ def test_compact_vectors_keep_recall_and_survive_a_save(tmp_path: Path, kind: st
         assert loaded.scores(q, 10) == store.scores(q, 10)
 
 
+def test_unfiltered_approximate_search_skips_tombstones_and_keeps_recall() -> None:
+    """The unfiltered path builds no allowed mask: deleted rows must still never come back."""
+    data = clustered(3000)
+    store = FaissStore(index="auto", exact_below=1024)
+    store.add(data, [f"t{i}" for i in range(3000)], ids=[str(i) for i in range(3000)])
+    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
+    queries = clustered(30, seed=2)
+    gone = set()
+    for q in queries[:10]:  # delete each query's current best few: below the compaction bar
+        gone |= {d for d, _ in store.scores(q, 3)}
+    store.delete(sorted(gone))
+    assert store._ann is not None and len(store._ids) - len(store) == len(gone)
+    alive = np.array([str(i) not in gone for i in range(3000)])
+    recall = []
+    for q in queries:
+        got = [d for d, _ in store.scores(q, 10)]
+        assert not gone & set(got) and len(got) == 10
+        sims = np.where(alive, unit @ (q / np.linalg.norm(q)), -np.inf)
+        exact = {str(i) for i in np.argsort(-sims)[:10]}
+        recall.append(len(exact & set(got)) / 10)
+        assert got == [d for d, _ in store.scores(q, 10, lambda md: True)]  # same as a mask of all
+    assert np.mean(recall) >= 0.95
+
+
 def test_int8_keeps_each_rows_own_range() -> None:
     """A row with one large component and one with tiny values both come back close."""
     store = FaissStore(4, vectors="int8")

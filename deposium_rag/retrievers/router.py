@@ -371,7 +371,13 @@ class LanguageRouter:
             return self._fallback(f"no partition for forced language {lang!r}", sizes)
         if not present:
             return self._with_und(Route((), "no language partitions"), sizes, join=True)
-        detected = tuple(self.detector.detect(query, present))
+        pair = getattr(self.detector, "detect_pair", None)  # one pass gives both rankings
+        unrestricted = None
+        if pair is not None:
+            restricted, unrestricted = pair(query, present, unrestricted=bool(sizes.get(UND)))
+            detected = tuple(restricted)
+        else:
+            detected = tuple(self.detector.detect(query, present))
         if detected[0].language == UND:
             return self._fallback("undecidable query (no letters)", sizes, detected)
         candidates = _with_prior(detected, sizes, PRIOR_WEIGHT)
@@ -380,7 +386,7 @@ class LanguageRouter:
         # language no partition holds (its documents may sit in und); otherwise it only fills.
         join = False
         if sizes.get(UND):
-            best = self.detector.detect(query)[0]
+            best = (unrestricted or self.detector.detect(query))[0]
             join = best.language not in present and best.language != UND and best.probability >= 0.5
         if candidates[0].probability >= self.confidence and candidates[0].language == own:
             return self._with_und(Route((own,), "detected", candidates), sizes, join)
