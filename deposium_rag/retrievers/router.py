@@ -89,6 +89,10 @@ log = logging.getLogger(__name__)
 # if it holds the most documents.
 PRIOR_WEIGHT = 0.5
 PLAUSIBLE = 0.1
+# Corpus evidence: the first EVIDENCE_CANDIDATES candidates with at least EVIDENCE_MIN are
+# asked how many of the query's words their partition holds (chosen on the dev half).
+EVIDENCE_CANDIDATES = 4
+EVIDENCE_MIN = 0.01
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["convex", "minmax", "rrf"]
@@ -371,6 +375,13 @@ class LanguageRouter:
             return self._fallback("undecidable query (no letters)", sizes, detected)
         candidates = _with_prior(detected, sizes, PRIOR_WEIGHT)
         own = detected[0].language  # the detector's own choice, before the prior
+        # Corpus evidence: a candidate partition that knows fewer of the query's words than
+        # another is ruled out (names occur everywhere and weigh nothing).
+        weaker = _fewer_words(self.backend, query, candidates)
+        if weaker:
+            detected = tuple(c for c in detected if c.language not in weaker)
+            candidates = _renormalised([c for c in candidates if c.language not in weaker])
+            own = detected[0].language if detected else candidates[0].language
         # und joins on the routed language's scale only when the query itself looks like a
         # language no partition holds (its documents may sit in und); otherwise it only fills.
         join = False
@@ -660,6 +671,37 @@ def _with_prior(detected: Sequence[Candidate], sizes: dict[str, int], power: flo
     return tuple(
         Candidate(lang, p / mass) for lang, p in sorted(weighted, key=lambda kv: -kv[1]) if p > 0
     ) or tuple(detected)
+
+
+def _fewer_words(backend: PartitionBackend, query: str, candidates: Sequence[Candidate]) -> set[str]:
+    """Candidate languages whose partition knows fewer of the query's words than another's.
+
+    A word counts for a partition when one of its documents holds it (the rarest of the word's
+    analysed tokens, by that language's own analyser), or when that language's analyser drops
+    it as a stopword. Only the first ``EVIDENCE_CANDIDATES`` candidates with probability at
+    least ``EVIDENCE_MIN`` are asked (each may load its partition); a backend without
+    ``word_counts`` gives no evidence and nothing is ruled out.
+    """
+    counts_of = getattr(backend, "word_counts", None)
+    words = query.split()
+    if counts_of is None or not words:
+        return set()
+    asked = [c.language for c in candidates[:EVIDENCE_CANDIDATES] if c.probability >= EVIDENCE_MIN]
+    if len(asked) < 2:
+        return set()
+    known: dict[str, int] = {}
+    for lang in asked:
+        counts = counts_of(lang, words)
+        if counts is None:
+            return set()
+        known[lang] = sum(1 for n in counts if n is None or n > 0)
+    best = max(known.values())
+    return {lang for lang, n in known.items() if n < best}
+
+
+def _renormalised(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    mass = sum(c.probability for c in candidates) or 1.0
+    return tuple(Candidate(c.language, c.probability / mass) for c in candidates)
 
 
 def _report(n: int, found: Sequence[DocumentLanguage]) -> IngestReport:
