@@ -92,7 +92,8 @@ PLAUSIBLE = 0.1
 # Corpus evidence: the first EVIDENCE_CANDIDATES candidates with at least EVIDENCE_MIN are
 # asked how many of the query's words their partition holds (chosen on the dev half).
 EVIDENCE_CANDIDATES = 4
-EVIDENCE_MIN = 0.01
+EVIDENCE_MIN = 0.001
+EVIDENCE_HITS = 5
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["convex", "minmax", "rrf"]
@@ -696,7 +697,31 @@ def _fewer_words(backend: PartitionBackend, query: str, candidates: Sequence[Can
             return set()
         known[lang] = sum(1 for n in counts if n is None or n > 0)
     best = max(known.values())
-    return {lang for lang, n in known.items() if n < best}
+    out = {lang for lang, n in known.items() if n < best}
+    tied = [lang for lang in asked if lang not in out]
+    if len(tied) >= 2 and len(words) >= 2:
+        # Tied on vocabulary: which partition holds the words together, in one document?
+        together = {lang: _words_together(backend, lang, words) for lang in tied}
+        top = max(together.values())
+        out |= {lang for lang, n in together.items() if n < top}
+    return out
+
+
+def _words_together(backend: PartitionBackend, lang: str, words: Sequence[str]) -> int:
+    """Most of ``words`` one of the partition's best BM25 hits holds (stopwords count as held)."""
+    from deposium_rag.lexical import analyzer_for
+
+    analyzer = analyzer_for(lang)
+    content = [w for w in words if analyzer.tokens(w)]
+    hits = [d for d, _ in backend.lexical(lang, " ".join(content), EVIDENCE_HITS)] if content else []
+    if not hits:
+        return len(words) - len(content)
+    held = dict.fromkeys(hits, len(words) - len(content))
+    for w in content:
+        for d, score in backend.lexical_scores(lang, w, hits).items():
+            if score > 0:
+                held[d] += 1
+    return max(held.values())
 
 
 def _renormalised(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
