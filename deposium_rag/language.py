@@ -690,7 +690,8 @@ def detect_documents(
 ) -> list[DocumentLanguage]:
     """The language of each document, decided from a sample of its whole text.
 
-    Rule: each window is detected among ``candidates``; the document's probability for a
+    Rule: each window is detected among ``candidates`` (the first and last first; the ones in
+    between only when those two disagree, since agreeing ends decide); the document's probability for a
     language is the letter-weighted mean over its windows (so a chunk mixing two languages
     goes to the one most of its text is in), and ``confidence`` is that mean for the chosen
     language. Below ``floor`` the document goes to ``und``. When the confidence is below

@@ -16,8 +16,15 @@ Routing policy (documented, tested):
   counts them (and a warning is logged) so the caller can widen ``languages``;
 * query: detection restricted to the languages present in the index, times a prior: each
   partition's share of the collection to the power ``PRIOR_WEIGHT``, renormalised (a 1-3
-  word query is sent to where the documents are). When the top candidate has probability
-  >= ``confidence`` and is also the detector's own choice, only its partition is searched;
+  word query is sent to where the documents are). Then corpus evidence: among the first
+  ``EVIDENCE_CANDIDATES`` candidates (probability >= ``EVIDENCE_MIN``), a partition whose
+  vocabulary holds fewer of the query's words (a stopword of its language counts as held)
+  than another's is ruled out; among those tied, one whose best ``EVIDENCE_HITS`` BM25
+  hits hold fewer of the words in one document, is ruled out too (names occur in every
+  language and weigh nothing; a partition is the best language model of its own documents).
+  This needs the backend's ``word_counts`` (the local backend has it; without it nothing is
+  ruled out). When the top candidate has probability >= ``confidence`` and is also the
+  detector's own choice, only its partition is searched;
   otherwise the top candidates are added until their probabilities sum to ``confidence``
   (at most ``max_languages``), plus the detector's own choice and the largest partition
   the detector gives at least ``PLAUSIBLE``, and the results merged by score.
