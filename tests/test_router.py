@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from deposium_rag import StaticEmbedder
+from deposium_rag.backends.local import LocalBackend
 from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
 from deposium_rag.retrievers import LanguageRouter
 
@@ -66,7 +67,16 @@ def test_und_fills_when_the_routed_partition_cannot(router: LanguageRouter) -> N
     assert "und" not in res.languages
 
 
-def test_uncertain_query_merges_partitions_by_score(router: LanguageRouter) -> None:
+class _NoVocabulary(LocalBackend):
+    word_counts = None  # no corpus evidence (as on a backend without it): the detector decides
+
+
+def test_uncertain_query_merges_partitions_by_score(router: LanguageRouter, embedder: StaticEmbedder) -> None:
+    # Corpus evidence settles it: the French partition does not know "quantum" nor "explain".
+    settled = router.route("Explain quantum computing").languages
+    assert settled[0] == "en" and "fr" not in settled and "de" not in settled
+    router = LanguageRouter(embedder, backend=_NoVocabulary())
+    router.add(list(DOCS.values()), ids=list(DOCS))
     route = router.route("Explain quantum computing")  # en 0.499 vs fr 0.497 among en/de/fr
     assert route.reason.startswith("uncertain") and route.languages[:2] == ("en", "fr")
     res = router.search("Explain quantum computing", k=6)
