@@ -204,12 +204,16 @@ def test_a_partition_that_knows_fewer_of_the_query_words_is_ruled_out(
 
 
 class _NoVocabulary(LocalBackend):
-    word_counts = None  # a backend that cannot say which words a partition holds
+    word_counts = None  # a backend that cannot read its vocabulary (as Milvus)
 
 
-def test_corpus_evidence_degrades_gracefully_without_word_counts(embedder: StaticEmbedder) -> None:
+def test_corpus_evidence_without_word_counts_asks_the_lexical_search(embedder: StaticEmbedder) -> None:
     router = _football(embedder, FOOTBALL_EN * 5, _NoVocabulary())
-    assert router.route("Messi goles").languages[0] == "en"  # no evidence: detector and prior decide
+    assert router.route("Messi goles").languages == ("es",)  # same answer, through the protocol
+    dense_only = LanguageRouter(embedder, lexical=False)
+    dense_only.add(FOOTBALL_EN * 5, [{"language": "en"}] * 30)
+    dense_only.add(FOOTBALL_ES, [{"language": "es"}] * 2)
+    assert dense_only.route("Messi goles").languages[0] == "en"  # no BM25 kept: no evidence
 
 
 def test_words_held_together_break_a_vocabulary_tie(

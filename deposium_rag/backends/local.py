@@ -236,7 +236,7 @@ class LocalBackend:
         return {} if lexical is None else lexical.scores_for(query, ids)
 
     def word_counts(self, language: str, words: Sequence[str]) -> list[int | None] | None:
-        """Documents of ``language`` holding each word (its rarest analysed token).
+        """Documents of ``language`` holding each word (its most frequent analysed token).
 
         ``None`` for a word the language's analyser drops (a stopword of that language); ``None``
         for the whole answer when no BM25 index is kept. Loads the partition if needed.
@@ -247,7 +247,7 @@ class LocalBackend:
         out: list[int | None] = []
         for word in words:
             tokens = lexical.analyzer.tokens(word)
-            out.append(min(lexical.document_frequencies(tokens)) if tokens else None)
+            out.append(max(lexical.document_frequencies(tokens)) if tokens else None)
         return out
 
     # -- persistence ------------------------------------------------------------------------------

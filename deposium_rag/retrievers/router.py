@@ -22,9 +22,10 @@ Routing policy (documented, tested):
   than another's is ruled out; among those tied, one whose best ``EVIDENCE_HITS`` BM25
   hits hold fewer of the words in one document, is ruled out too (names occur in every
   language and weigh nothing; a partition is the best language model of its own documents).
-  This needs the backend's ``word_counts`` (the local backend has it; without it nothing is
-  ruled out). When the top candidate has probability >= ``confidence`` and is also the
-  detector's own choice, only its partition is searched;
+  The local backend answers from its vocabulary (``word_counts``); another backend through
+  a one-hit lexical search per word; with ``lexical=False`` nothing is ruled out. When the
+  top candidate has probability >= ``confidence`` and is also the detector's own choice,
+  only its partition is searched;
   otherwise the top candidates are added until their probabilities sum to ``confidence``
   (at most ``max_languages``), plus the detector's own choice and the largest partition
   the detector gives at least ``PLAUSIBLE``, and the results merged by score.
@@ -385,7 +386,7 @@ class LanguageRouter:
         own = detected[0].language  # the detector's own choice, before the prior
         # Corpus evidence: a candidate partition that knows fewer of the query's words than
         # another is ruled out (names occur everywhere and weigh nothing).
-        weaker = _fewer_words(self.backend, query, candidates)
+        weaker = _fewer_words(self.backend, query, candidates) if self.lexical else set()
         if weaker:
             detected = tuple(c for c in detected if c.language not in weaker)
             candidates = _renormalised([c for c in candidates if c.language not in weaker])
@@ -684,25 +685,23 @@ def _with_prior(detected: Sequence[Candidate], sizes: dict[str, int], power: flo
 def _fewer_words(backend: PartitionBackend, query: str, candidates: Sequence[Candidate]) -> set[str]:
     """Candidate languages whose partition knows fewer of the query's words than another's.
 
-    A word counts for a partition when one of its documents holds it (the rarest of the word's
-    analysed tokens, by that language's own analyser), or when that language's analyser drops
-    it as a stopword. Only the first ``EVIDENCE_CANDIDATES`` candidates with probability at
-    least ``EVIDENCE_MIN`` are asked (each may load its partition); a backend without
-    ``word_counts`` gives no evidence and nothing is ruled out.
+    A word counts for a partition when one of its documents holds it (one of the word's tokens
+    by that language's own analyser), or when that language's analyser drops it as a stopword.
+    Only the first ``EVIDENCE_CANDIDATES`` candidates with probability at least
+    ``EVIDENCE_MIN`` are asked (each may load its partition). The backend's ``word_counts``
+    answers from its vocabulary; a backend without it answers through a one-hit lexical search
+    per word (same answer, more calls).
     """
-    counts_of = getattr(backend, "word_counts", None)
     words = query.split()
-    if counts_of is None or not words:
-        return set()
     asked = [c.language for c in candidates[:EVIDENCE_CANDIDATES] if c.probability >= EVIDENCE_MIN]
-    if len(asked) < 2:
+    if len(asked) < 2 or not words:
         return set()
     known: dict[str, int] = {}
     for lang in asked:
-        counts = counts_of(lang, words)
-        if counts is None:
+        held = _held(backend, lang, words)
+        if held is None:
             return set()
-        known[lang] = sum(1 for n in counts if n is None or n > 0)
+        known[lang] = sum(held)
     best = max(known.values())
     out = {lang for lang, n in known.items() if n < best}
     tied = [lang for lang in asked if lang not in out]
@@ -712,6 +711,18 @@ def _fewer_words(backend: PartitionBackend, query: str, candidates: Sequence[Can
         top = max(together.values())
         out |= {lang for lang, n in together.items() if n < top}
     return out
+
+
+def _held(backend: PartitionBackend, lang: str, words: Sequence[str]) -> list[bool] | None:
+    """Whether the partition of ``lang`` holds each word (``None``: it cannot tell)."""
+    counts_of = getattr(backend, "word_counts", None)
+    if counts_of is not None:
+        counts = counts_of(lang, words)
+        return None if counts is None else [n is None or n > 0 for n in counts]
+    from deposium_rag.lexical import analyzer_for
+
+    analyzer = analyzer_for(lang)
+    return [not analyzer.tokens(w) or bool(backend.lexical(lang, w, 1)) for w in words]
 
 
 def _words_together(backend: PartitionBackend, lang: str, words: Sequence[str]) -> int:
