@@ -661,8 +661,14 @@ def sample_windows(text: str, budget: int = 3 * WINDOW_CHARS) -> list[str]:
     return [w for w in out if w.strip()]
 
 
-def _top(candidates: Sequence[Candidate]) -> str:
-    return candidates[0].language if candidates else UND
+def _agree(a: Sequence[Candidate], b: Sequence[Candidate]) -> bool:
+    """Two windows name the same language, each with at least ``OUTSIDE_CHECK`` (confident)."""
+    return bool(
+        a
+        and b
+        and a[0].language == b[0].language != UND
+        and min(a[0].probability, b[0].probability) >= OUTSIDE_CHECK
+    )
 
 
 @dataclass(frozen=True)
@@ -691,7 +697,8 @@ def detect_documents(
     """The language of each document, decided from a sample of its whole text.
 
     Rule: each window is detected among ``candidates`` (the first and last first; the ones in
-    between only when those two disagree, since agreeing ends decide); the document's probability for a
+    between only unless both name the same language with at least ``OUTSIDE_CHECK``); the
+    document's probability for a
     language is the letter-weighted mean over its windows (so a chunk mixing two languages
     goes to the one most of its text is in), and ``confidence`` is that mean for the chosen
     language. Below ``floor`` the document goes to ``und``. When the confidence is below
@@ -704,14 +711,15 @@ def detect_documents(
     """
     samples = [sample_windows(check_text(t), budget) for t in texts]
     # Early exit: the first and last windows are read first; the ones in between only when
-    # those two disagree (a header, a mixed chunk), since agreeing ends decide the document.
+    # those two disagree or either is unsure (a header, a mixed chunk, a look-alike language):
+    # confidently agreeing ends decide the document.
     ends = [[0, len(ws) - 1] if len(ws) > 2 else list(range(len(ws))) for ws in samples]
     first = iter(detector.detect_batch([ws[j] for ws, js in zip(samples, ends) for j in js], candidates))
     found: list[dict[int, list[Candidate]]] = [{j: next(first) for j in js} for js in ends]
     rest = [
         (i, j)
         for i, (ws, got) in enumerate(zip(samples, found))
-        if len(ws) > 2 and _top(got[0]) != _top(got[len(ws) - 1])
+        if len(ws) > 2 and not _agree(got[0], got[len(ws) - 1])
         for j in range(1, len(ws) - 1)
     ]
     for (i, j), cands in zip(rest, detector.detect_batch([samples[i][j] for i, j in rest], candidates)):
