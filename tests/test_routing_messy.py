@@ -97,6 +97,13 @@ def test_the_middle_window_is_read_only_when_the_ends_disagree() -> None:
     english = " ".join(ENGLISH[:3])
     got = detect_documents(detector, [f"{english} {GERMAN}"], COMMON_LANGUAGES)[0]
     assert len(detector.seen) == 3 and got.language in ("de", "en")  # ends disagree: all three
+    detector.seen.clear()
+    norwegian = (
+        "Oslo er hovedstaden i Norge og landets største by. Byen ligger innerst i Oslofjorden og har "
+        "mange parker, museer og restauranter som besøkes av turister fra hele verden hvert eneste år."
+    )
+    got = detect_documents(detector, [" ".join([norwegian] * 3)], COMMON_LANGUAGES)[0]
+    assert got.language == "nb" and len(detector.seen) == 3  # ends agree but unsure (< 0.97): all three
 
 
 def test_confidence_is_kept_in_metadata(embedder: StaticEmbedder) -> None:
