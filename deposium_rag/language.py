@@ -702,6 +702,15 @@ _CODE = regex.compile(
     rf"(?<![^\s{_UNSPACED}])(?=[^\s{_UNSPACED}]*[_=\\/{{}}\[\]<>|#$%^*~`@+])[^\s{_UNSPACED}]+"
 )
 _WORDISH = regex.compile(r"[\p{L}\p{M}]+")
+# The whitespace-delimited tokens that hold a code symbol (stdlib re: a fast first pass); only
+# those holding unspaced-script characters need _CODE, which stops at those characters.
+_SYMBOL_TOKEN = re.compile(r"[^\s_=\\/{}\[\]<>|#$%^*~`@+]*[_=\\/{}\[\]<>|#$%^*~`@+]\S*")
+_ANY_UNSPACED = regex.compile(rf"[{_UNSPACED}]")
+
+
+def _drop_code(match: re.Match[str]) -> str:
+    token = match.group()
+    return _CODE.sub(" ", token) if _ANY_UNSPACED.search(token) else " "
 
 
 def _words(text: str) -> list[str]:
@@ -711,7 +720,7 @@ def _words(text: str) -> list[str]:
     if "<" in text or "&" in text:
         text = _MARKUP.sub(" ", text)
     if _SYMBOL.search(text):
-        text = _CODE.sub(" ", text)
+        text = _SYMBOL_TOKEN.sub(_drop_code, text)
     return _WORDISH.findall(text)
 
 
@@ -744,6 +753,16 @@ def sample_windows(text: str, budget: int = 3 * WINDOW_CHARS) -> list[str]:
     return [w for w in out if w.strip()]
 
 
+def _agree(a: Sequence[Candidate], b: Sequence[Candidate]) -> bool:
+    """Two windows name the same language, each with at least ``OUTSIDE_CHECK`` (confident)."""
+    return bool(
+        a
+        and b
+        and a[0].language == b[0].language != UND
+        and min(a[0].probability, b[0].probability) >= OUTSIDE_CHECK
+    )
+
+
 @dataclass(frozen=True)
 class DocumentLanguage:
     """Where a document goes, how sure that is, and what its best language was.
@@ -769,7 +788,9 @@ def detect_documents(
 ) -> list[DocumentLanguage]:
     """The language of each document, decided from a sample of its whole text.
 
-    Rule: each window is detected among ``candidates``; the document's probability for a
+    Rule: each window is detected among ``candidates`` (the first and last first; the ones in
+    between only unless both name the same language with at least ``OUTSIDE_CHECK``); the
+    document's probability for a
     language is the letter-weighted mean over its windows (so a chunk mixing two languages
     goes to the one most of its text is in), and ``confidence`` is that mean for the chosen
     language. Below ``floor`` the document goes to ``und``. When the confidence is below
@@ -781,16 +802,31 @@ def detect_documents(
     ``"outside"``, instead of into a look-alike's partition.
     """
     samples = [sample_windows(check_text(t), budget) for t in texts]
-    restricted = iter(detector.detect_batch([w for ws in samples for w in ws], candidates))
+    # Early exit: the first and last windows are read first; the ones in between only when
+    # those two disagree or either is unsure (a header, a mixed chunk, a look-alike language):
+    # confidently agreeing ends decide the document.
+    ends = [[0, len(ws) - 1] if len(ws) > 2 else list(range(len(ws))) for ws in samples]
+    first = iter(detector.detect_batch([ws[j] for ws, js in zip(samples, ends) for j in js], candidates))
+    found: list[dict[int, list[Candidate]]] = [{j: next(first) for j in js} for js in ends]
+    rest = [
+        (i, j)
+        for i, (ws, got) in enumerate(zip(samples, found))
+        if len(ws) > 2 and not _agree(got[0], got[len(ws) - 1])
+        for j in range(1, len(ws) - 1)
+    ]
+    for (i, j), cands in zip(rest, detector.detect_batch([samples[i][j] for i, j in rest], candidates)):
+        found[i][j] = cands
     wanted = _wanted(candidates)
     decided: list[tuple[str, float] | None] = []  # (language, confidence) among the candidates
-    for windows in samples:
+    for windows, got in zip(samples, found):
         some: dict[str, float] = {}
         total = 0.0
-        for w in windows:
+        for j, w in enumerate(windows):
+            if j not in got:
+                continue
             weight = float(len(w) - w.count(" ")) or 1.0  # letters: windows are words and spaces
             total += weight
-            for c in next(restricted):
+            for c in got[j]:
                 if c.language != UND:
                     some[c.language] = some.get(c.language, 0.0) + weight * c.probability
         if not some:

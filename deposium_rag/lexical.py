@@ -392,6 +392,16 @@ class LexicalIndex:
         """Increases with every write; what :meth:`export_delta` counts from."""
         return self._version
 
+    def document_frequencies(self, terms: Sequence[str]) -> list[int]:
+        """Live documents holding each analysed term (0 for a term never seen).
+
+        Read-only, for routing: the router asks a partition how many of a query's words it
+        knows (its own vocabulary is the best language model of its own documents).
+        """
+        with self._lock:
+            df = self._df.a
+            return [int(df[i]) if (i := self._vocab.get(t)) is not None else 0 for t in terms]
+
     def analyse(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens of each text with this partition's analyser (no lock needed)."""
         return [self.analyzer.tokens(t) for t in texts]

@@ -3,7 +3,9 @@
 Rules pinned: document language from the whole text (headers and junk do not decide),
 confidence kept in metadata, languages outside the candidate set reported and kept out of
 look-alike partitions, the query prior (with the detector's own choice never left out),
-``und`` only filling up to k and scored on the routed language's scale, ``min_relevance``.
+corpus evidence (a partition that knows fewer of the query's words, or holds them in no one
+document, is ruled out), ``und`` only filling up to k and scored on the routed language's
+scale, ``min_relevance``; documents read their middle window only when the ends disagree.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from pathlib import Path
 
 import pytest
 
+import deposium_rag.retrievers.router as router_module
 from deposium_rag import StaticEmbedder
-from deposium_rag.language import COMMON_LANGUAGES, detect_documents, get_detector, sample_windows
+from deposium_rag.backends.local import LocalBackend
+from deposium_rag.language import (
+    COMMON_LANGUAGES,
+    Py3LangidDetector,
+    detect_documents,
+    get_detector,
+    sample_windows,
+)
 from deposium_rag.retrievers import LanguageRouter
 
 GERMAN = (
@@ -62,6 +72,38 @@ def test_a_mixed_chunk_goes_to_the_language_most_of_it_is_in() -> None:
     text = "This page was last edited on 12 March 2019. " + GERMAN + " " + GERMAN
     got = detect_documents(get_detector(), [text], COMMON_LANGUAGES)[0]
     assert got.language == "de" and got.status == "detected"
+
+
+class _Counting(Py3LangidDetector):
+    """The real detector, counting the windows it is asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def detect_batch(self, texts, candidates=None):  # type: ignore[no-untyped-def]
+        if candidates is not None:
+            self.seen.extend(texts)
+        return super().detect_batch(texts, candidates)
+
+
+def test_the_middle_window_is_read_only_when_the_ends_disagree() -> None:
+    detector = _Counting()
+    long_german = f"{GERMAN} {GERMAN}"
+    assert len(sample_windows(long_german)) == 3
+    got = detect_documents(detector, [long_german], COMMON_LANGUAGES)[0]
+    assert got.language == "de" and len(detector.seen) == 2  # head and tail agree: two windows
+    detector.seen.clear()
+    english = " ".join(ENGLISH[:3])
+    got = detect_documents(detector, [f"{english} {GERMAN}"], COMMON_LANGUAGES)[0]
+    assert len(detector.seen) == 3 and got.language in ("de", "en")  # ends disagree: all three
+    detector.seen.clear()
+    norwegian = (
+        "Oslo er hovedstaden i Norge og landets største by. Byen ligger innerst i Oslofjorden og har "
+        "mange parker, museer og restauranter som besøkes av turister fra hele verden hvert eneste år."
+    )
+    got = detect_documents(detector, [" ".join([norwegian] * 3)], COMMON_LANGUAGES)[0]
+    assert got.language == "nb" and len(detector.seen) == 3  # ends agree but unsure (< 0.97): all three
 
 
 def test_confidence_is_kept_in_metadata(embedder: StaticEmbedder) -> None:
@@ -131,6 +173,64 @@ def test_prior_sends_an_ambiguous_short_query_where_the_documents_are(embedder: 
     route = router.route("curl proxy")
     assert route.languages[0] == "en"  # the prior: 30 of 32 documents are English
     assert detected[0].language in route.languages  # the detector's own choice is never left out
+
+
+FOOTBALL_EN = [
+    "Lionel Messi scored twice for Barcelona in the final.",
+    "Messi and Ronaldo are the best players of their generation.",
+    "The stadium was full when Barcelona won the league.",
+    "Football clubs sign players every summer.",
+    "Ronaldo scored a header in the second half.",
+    "The coach praised Messi after the match.",
+]
+FOOTBALL_ES = [
+    "Messi marcó dos goles en la final con el Barcelona.",
+    "El entrenador elogió a Messi tras el partido.",
+]
+
+
+def _football(
+    embedder: StaticEmbedder, english: list[str], backend: LocalBackend | None = None
+) -> LanguageRouter:
+    router = LanguageRouter(embedder, backend=backend)
+    router.add(english, [{"language": "en"}] * len(english), [f"en{i}" for i in range(len(english))])
+    router.add(FOOTBALL_ES, [{"language": "es"}] * 2, ["es0", "es1"])
+    return router
+
+
+def test_a_partition_that_knows_fewer_of_the_query_words_is_ruled_out(
+    embedder: StaticEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = _football(embedder, FOOTBALL_EN * 5)
+    # "Messi" is a name (in both partitions); "goles" is only in the Spanish one.
+    assert router.route("Messi goles").languages == ("es",)
+    hits = router.search("Messi goles", 4)
+    assert set(hits.languages) == {"es"}  # no English hit interleaved
+    monkeypatch.setattr(router_module, "_fewer_words", lambda *a: set())
+    assert router.route("Messi goles").languages[0] == "en"  # detector + prior alone: English
+
+
+class _NoVocabulary(LocalBackend):
+    word_counts = None  # a backend that cannot read its vocabulary (as Milvus)
+
+
+def test_corpus_evidence_without_word_counts_asks_the_lexical_search(embedder: StaticEmbedder) -> None:
+    router = _football(embedder, FOOTBALL_EN * 5, _NoVocabulary())
+    assert router.route("Messi goles").languages == ("es",)  # same answer, through the protocol
+    dense_only = LanguageRouter(embedder, lexical=False)
+    dense_only.add(FOOTBALL_EN * 5, [{"language": "en"}] * 30)
+    dense_only.add(FOOTBALL_ES, [{"language": "es"}] * 2)
+    assert dense_only.route("Messi goles").languages[0] == "en"  # no BM25 kept: no evidence
+
+
+def test_words_held_together_break_a_vocabulary_tie(
+    embedder: StaticEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # English also knows "goles", but never in the same document as "Messi".
+    router = _football(embedder, [*FOOTBALL_EN * 5, "In Spanish match reports goals are called goles."])
+    assert router.route("Messi goles").languages == ("es",)
+    monkeypatch.setattr(router_module, "_words_together", lambda *a: 0)
+    assert router.route("Messi goles").languages[0] == "en"
 
 
 def test_uncertain_route_always_includes_the_largest_plausible_partition(embedder: StaticEmbedder) -> None:

@@ -235,6 +235,21 @@ class LocalBackend:
         lexical = self._bm25(language) if ids else None
         return {} if lexical is None else lexical.scores_for(query, ids)
 
+    def word_counts(self, language: str, words: Sequence[str]) -> list[int | None] | None:
+        """Documents of ``language`` holding each word (its most frequent analysed token).
+
+        ``None`` for a word the language's analyser drops (a stopword of that language); ``None``
+        for the whole answer when no BM25 index is kept. Loads the partition if needed.
+        """
+        lexical = self._bm25(language) if self._conf().lexical else None
+        if lexical is None:
+            return None
+        out: list[int | None] = []
+        for word in words:
+            tokens = lexical.analyzer.tokens(word)
+            out.append(max(lexical.document_frequencies(tokens)) if tokens else None)
+        return out
+
     # -- persistence ------------------------------------------------------------------------------
     def save(self, folder: str | Path, options: dict[str, Any]) -> Path:
         """Save to ``folder``: only what changed when it is where this backend last saved or loaded.

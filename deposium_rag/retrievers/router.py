@@ -16,8 +16,16 @@ Routing policy (documented, tested):
   counts them (and a warning is logged) so the caller can widen ``languages``;
 * query: detection restricted to the languages present in the index, times a prior: each
   partition's share of the collection to the power ``PRIOR_WEIGHT``, renormalised (a 1-3
-  word query is sent to where the documents are). When the top candidate has probability
-  >= ``confidence`` and is also the detector's own choice, only its partition is searched;
+  word query is sent to where the documents are). Then corpus evidence: among the first
+  ``EVIDENCE_CANDIDATES`` candidates (probability >= ``EVIDENCE_MIN``), a partition whose
+  vocabulary holds fewer of the query's words (a stopword of its language counts as held)
+  than another's is ruled out; among those tied, one whose best ``EVIDENCE_HITS`` BM25
+  hits hold fewer of the words in one document, is ruled out too (names occur in every
+  language and weigh nothing; a partition is the best language model of its own documents).
+  The local backend answers from its vocabulary (``word_counts``); another backend through
+  a one-hit lexical search per word; with ``lexical=False`` nothing is ruled out. When the
+  top candidate has probability >= ``confidence`` and is also the detector's own choice,
+  only its partition is searched;
   otherwise the top candidates are added until their probabilities sum to ``confidence``
   (at most ``max_languages``), plus the detector's own choice and the largest partition
   the detector gives at least ``PLAUSIBLE``, and the results merged by score.
@@ -89,6 +97,11 @@ log = logging.getLogger(__name__)
 # if it holds the most documents.
 PRIOR_WEIGHT = 0.5
 PLAUSIBLE = 0.1
+# Corpus evidence: the first EVIDENCE_CANDIDATES candidates with at least EVIDENCE_MIN are
+# asked how many of the query's words their partition holds (chosen on the dev half).
+EVIDENCE_CANDIDATES = 4
+EVIDENCE_MIN = 0.001
+EVIDENCE_HITS = 5
 
 # Candidates each ranker gives a partition's fusion pool: max(POOL_PER_K * k, POOL_MIN)
 # (measured on benchmarks/hybrid.py).
@@ -382,6 +395,13 @@ class LanguageRouter:
             return self._fallback("undecidable query (no letters)", sizes, detected)
         candidates = _with_prior(detected, sizes, PRIOR_WEIGHT)
         own = detected[0].language  # the detector's own choice, before the prior
+        # Corpus evidence: a candidate partition that knows fewer of the query's words than
+        # another is ruled out (names occur everywhere and weigh nothing).
+        weaker = _fewer_words(self.backend, query, candidates) if self.lexical else set()
+        if weaker:
+            detected = tuple(c for c in detected if c.language not in weaker)
+            candidates = _renormalised([c for c in candidates if c.language not in weaker])
+            own = detected[0].language if detected else candidates[0].language
         # und joins on the routed language's scale only when the query itself looks like a
         # language no partition holds (its documents may sit in und); otherwise it only fills.
         join = False
@@ -671,6 +691,71 @@ def _with_prior(detected: Sequence[Candidate], sizes: dict[str, int], power: flo
     return tuple(
         Candidate(lang, p / mass) for lang, p in sorted(weighted, key=lambda kv: -kv[1]) if p > 0
     ) or tuple(detected)
+
+
+def _fewer_words(backend: PartitionBackend, query: str, candidates: Sequence[Candidate]) -> set[str]:
+    """Candidate languages whose partition knows fewer of the query's words than another's.
+
+    A word counts for a partition when one of its documents holds it (one of the word's tokens
+    by that language's own analyser), or when that language's analyser drops it as a stopword.
+    Only the first ``EVIDENCE_CANDIDATES`` candidates with probability at least
+    ``EVIDENCE_MIN`` are asked (each may load its partition). The backend's ``word_counts``
+    answers from its vocabulary; a backend without it answers through a one-hit lexical search
+    per word (same answer, more calls).
+    """
+    words = query.split()
+    asked = [c.language for c in candidates[:EVIDENCE_CANDIDATES] if c.probability >= EVIDENCE_MIN]
+    if len(asked) < 2 or not words:
+        return set()
+    known: dict[str, int] = {}
+    for lang in asked:
+        held = _held(backend, lang, words)
+        if held is None:
+            return set()
+        known[lang] = sum(held)
+    best = max(known.values())
+    out = {lang for lang, n in known.items() if n < best}
+    tied = [lang for lang in asked if lang not in out]
+    if len(tied) >= 2 and len(words) >= 2:
+        # Tied on vocabulary: which partition holds the words together, in one document?
+        together = {lang: _words_together(backend, lang, words) for lang in tied}
+        top = max(together.values())
+        out |= {lang for lang, n in together.items() if n < top}
+    return out
+
+
+def _held(backend: PartitionBackend, lang: str, words: Sequence[str]) -> list[bool] | None:
+    """Whether the partition of ``lang`` holds each word (``None``: it cannot tell)."""
+    counts_of = getattr(backend, "word_counts", None)
+    if counts_of is not None:
+        counts = counts_of(lang, words)
+        return None if counts is None else [n is None or n > 0 for n in counts]
+    from deposium_rag.lexical import analyzer_for
+
+    analyzer = analyzer_for(lang)
+    return [not analyzer.tokens(w) or bool(backend.lexical(lang, w, 1)) for w in words]
+
+
+def _words_together(backend: PartitionBackend, lang: str, words: Sequence[str]) -> int:
+    """Most of ``words`` one of the partition's best BM25 hits holds (stopwords count as held)."""
+    from deposium_rag.lexical import analyzer_for
+
+    analyzer = analyzer_for(lang)
+    content = [w for w in words if analyzer.tokens(w)]
+    hits = [d for d, _ in backend.lexical(lang, " ".join(content), EVIDENCE_HITS)] if content else []
+    if not hits:
+        return len(words) - len(content)
+    held = dict.fromkeys(hits, len(words) - len(content))
+    for w in content:
+        for d, score in backend.lexical_scores(lang, w, hits).items():
+            if score > 0:
+                held[d] += 1
+    return max(held.values())
+
+
+def _renormalised(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    mass = sum(c.probability for c in candidates) or 1.0
+    return tuple(Candidate(c.language, c.probability / mass) for c in candidates)
 
 
 def _report(n: int, found: Sequence[DocumentLanguage]) -> IngestReport:
