@@ -210,6 +210,27 @@ def test_a_partition_that_knows_fewer_of_the_query_words_is_ruled_out(
     assert router.route("Messi goles").languages[0] == "en"  # detector + prior alone: English
 
 
+def test_a_confident_query_skips_the_corpus_evidence(
+    embedder: StaticEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = _football(embedder, FOOTBALL_EN * 5)
+    asked: list[str] = []
+
+    def spy(backend, query, candidates):  # type: ignore[no-untyped-def]
+        asked.append(query)
+        return set()
+
+    monkeypatch.setattr(router_module, "_fewer_words", spy)
+    sentence = "Who scored twice for Barcelona in the final of the league?"
+    assert router.route(sentence).languages == ("en",)
+    assert asked == []  # sure of English: no lexical lookups on the query path
+    router.route("Messi goles")
+    assert asked == ["Messi goles"]  # unsure: the partitions are asked
+    monkeypatch.setattr(router_module, "EVIDENCE_BELOW", 1.01)
+    router.route(sentence)
+    assert asked[-1] == sentence  # the gate, not the query, decided
+
+
 class _NoVocabulary(LocalBackend):
     word_counts = None  # a backend that cannot read its vocabulary (as Milvus)
 
