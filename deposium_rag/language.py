@@ -360,14 +360,14 @@ class Py3LangidDetector(_Base):
         raw = _raw_scores(ident, encoded)
         raw *= 1.0 / math.sqrt(len(encoded) or 1)
         if full is None and unrestricted:
-            full = _ranked_one(_normalised(raw, ident._alias_pairs), *self._full_entry[1:])
+            full = _ranked_one(_softmax(ident, raw), *self._full_entry[1:])
         if restricted is None:
             entry = self._identifier(wanted)
             if entry is None:
                 restricted = _und()
             else:
                 sub_ident, labels, known = entry
-                probs = _normalised(raw[self._columns(wanted, sub_ident)], sub_ident._alias_pairs)
+                probs = _softmax(sub_ident, raw[self._columns(wanted, sub_ident)])
                 restricted = _ranked_one(probs, labels, known)
         return restricted, full
 
@@ -495,13 +495,18 @@ def _ranked_batch(probs: np.ndarray, labels: list[str], known: np.ndarray) -> li
         if is_flat:
             out.append(_und())
             continue
-        merged: dict[str, float] = {}
-        for lang, p in zip(row_names, row_probs):
-            if p > _NEGLIGIBLE or not merged:
-                merged[lang] = merged.get(lang, 0.0) + p
-        ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
-        out.append([Candidate(lang, p) for lang, p in ranked] or _und())
+        out.append(_merged(row_names, row_probs))
     return out
+
+
+def _merged(names: Sequence[str], probs: Sequence[float]) -> list[Candidate]:
+    """The ten best languages of one row's top classes, aliases' probabilities summed."""
+    merged: dict[str, float] = {}
+    for lang, p in zip(names, probs):
+        if p > _NEGLIGIBLE or not merged:
+            merged[lang] = merged.get(lang, 0.0) + p
+    ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
+    return [Candidate(lang, p) for lang, p in ranked] or _und()
 
 
 def _decide_batch(
@@ -535,32 +540,17 @@ def _ranked_one(probs: np.ndarray, labels: list[str], known: np.ndarray) -> list
     if ((np.abs(ratio - 1.0) < 1e-3) | (np.abs(ratio - 2.0) < 2e-3)).all():
         return _und()  # flat: no feature the model knows (see _ranked_batch)
     top = np.argsort(-sub, kind="stable")[:12]
-    merged: dict[str, float] = {}
-    for j, p in zip(known[top].tolist(), sub[top].tolist()):
-        if p > _NEGLIGIBLE or not merged:
-            lang = labels[j]
-            merged[lang] = merged.get(lang, 0.0) + p
-    ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:10]
-    return [Candidate(lang, p) for lang, p in ranked] or _und()
-
-
-def _normalised(scores: np.ndarray, alias_pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """py3langid's ``_decide`` after its length scaling, for one row: softmax, aliases folded."""
-    out = np.exp(scores - scores.max())
-    out /= out.sum()
-    for i, j in alias_pairs:
-        out[i] += out[j]
-        out[j] = 0.0
-    return out
+    return _merged([labels[j] for j in known[top].tolist()], sub[top].tolist())
 
 
 def _softmax(ident: Any, scores: np.ndarray) -> np.ndarray:
-    """Class probabilities from length-scaled scores, py3langid's aliases folded."""
-    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-    scores /= scores.sum(axis=1, keepdims=True)
+    """Class probabilities from length-scaled scores (one row or a batch of rows),
+    py3langid's aliases folded."""
+    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    scores /= scores.sum(axis=-1, keepdims=True)
     for i, j in ident._alias_pairs:
-        scores[:, i] += scores[:, j]
-        scores[:, j] = 0.0
+        scores[..., i] += scores[..., j]
+        scores[..., j] = 0.0
     return scores
 
 
