@@ -208,11 +208,59 @@ class _Grow:
     def extend(self, values: np.ndarray) -> None:
         need = self.n + len(values)
         if need > len(self.buf) or not self.buf.flags.writeable:
-            grown = np.empty(max(need, len(self.buf) * 3 // 2 + 16), self.buf.dtype)
+            # Half again as much room when growing; a loaded (mapped) buffer gets little slack:
+            # it is usually copied for one small delta, not to grow much further.
+            room = len(self.buf) * 3 // 2 if self.buf.flags.writeable else need + need // 16
+            grown = np.empty(max(need, room + 16), self.buf.dtype)
             grown[: self.n] = self.buf[: self.n]
             self.buf = grown
         self.buf[self.n : need] = values
         self.n = need
+
+
+class _Split:
+    """A 1-d array as a read-only base (a loaded memory map) and a growable heap tail.
+
+    Why: the forward index is the largest lexical array; replaying a small saved delta onto
+    a loaded one must not copy the whole base to the heap (0.6 KB per document at 100k)."""
+
+    __slots__ = ("base", "tail")
+
+    def __init__(self, dtype: type | np.dtype, data: np.ndarray | None = None) -> None:
+        self.base = np.empty(0, dtype) if data is None else data
+        self.tail = _Grow(dtype)
+
+    @property
+    def n(self) -> int:
+        return len(self.base) + self.tail.n
+
+    @property
+    def a(self) -> np.ndarray:
+        """The whole array (a copy when both parts hold data: for full saves only)."""
+        if not self.tail.n:
+            return self.base
+        return np.concatenate([self.base, self.tail.a]) if len(self.base) else self.tail.a
+
+    def extend(self, values: np.ndarray) -> None:
+        self.tail.extend(values)
+
+    def since(self, start: int) -> np.ndarray:
+        """``a[start:]``; no copy when ``start`` is in the tail (the fresh postings are)."""
+        nb = len(self.base)
+        return self.tail.a[start - nb :] if start >= nb else np.concatenate([self.base[start:], self.tail.a])
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """``a[idx]`` without joining the parts."""
+        nb = len(self.base)
+        if not self.tail.n:
+            return self.base[idx]
+        if not nb:
+            return self.tail.a[idx]
+        out = np.empty(len(idx), self.base.dtype)
+        low = idx < nb
+        out[low] = self.base[idx[low]]
+        out[~low] = self.tail.a[idx[~low] - nb]
+        return out
 
 
 @dataclass(frozen=True)
@@ -367,8 +415,8 @@ class LexicalIndex:
         self._live = _Grow(np.bool_)
         self._dl = _Grow(np.int32)
         self._start = _Grow(np.int64, np.zeros(1, np.int64))  # forward index offsets per slot
-        self._terms = _Grow(np.int32)
-        self._tfs = _Grow(np.uint16)
+        self._terms = _Split(np.int32)  # forward index: (term, tf) per posting, by slot
+        self._tfs = _Split(np.uint16)
         self._runs: list[_Run] = []
         self._fresh_from = 0  # slots from here on are not in any run yet
         self._n = 0  # live documents
@@ -483,7 +531,7 @@ class LexicalIndex:
         arr = np.asarray(slots, np.int64)
         start = self._start.a
         lo, cnt = start[arr], start[arr + 1] - start[arr]
-        np.subtract.at(self._df.buf, self._terms.a[_ranges(lo, cnt)], 1)
+        np.subtract.at(self._df.buf, self._terms.take(_ranges(lo, cnt)), 1)
         self._live.buf[arr] = False
         self._n -= len(slots)
         self._total_len -= int(self._dl.a[arr].sum())
@@ -519,7 +567,7 @@ class LexicalIndex:
         p0 = int(start[self._fresh_from])
         lens = np.diff(start[self._fresh_from :])
         docs = np.repeat(np.arange(self._fresh_from, slots, dtype=np.int32), lens)
-        terms, tfs = self._terms.a[p0:], self._tfs.a[p0:]
+        terms, tfs = self._terms.since(p0), self._tfs.since(p0)
         keep = self._live.a[docs]
         if not keep.all():
             terms, docs, tfs = terms[keep], docs[keep], tfs[keep]
@@ -570,8 +618,8 @@ class LexicalIndex:
             idx = _ranges(lo, cnt)
             new_start = np.zeros(len(kept) + 1, np.int64)
             np.cumsum(cnt, out=new_start[1:])
-            self._terms = _Grow(np.int32, self._terms.a[idx])
-            self._tfs = _Grow(np.uint16, self._tfs.a[idx])
+            self._terms = _Split(np.int32, self._terms.take(idx))
+            self._tfs = _Split(np.uint16, self._tfs.take(idx))
             self._start = _Grow(np.int64, new_start)
             self._dl = _Grow(np.int32, self._dl.a[kept])
             self._live = _Grow(np.bool_, np.ones(len(kept), np.bool_))
@@ -624,12 +672,12 @@ class LexicalIndex:
                 tf_parts += [run.tfs[a:b] for a, b, _ in spans]
                 w_parts.append(np.repeat(w, cnt))
         p0 = int(self._start.a[self._fresh_from])
-        tail = self._terms.a[p0:]
+        tail = self._terms.since(p0)
         if len(tail):
             pos = np.flatnonzero(np.isin(tail, q))
             if len(pos):
                 docs_parts.append(np.searchsorted(self._start.a, pos + p0, side="right") - 1)
-                tf_parts.append(self._tfs.a[p0:][pos])
+                tf_parts.append(self._tfs.since(p0)[pos])
                 w_parts.append(w[np.searchsorted(q, tail[pos])])
         if not docs_parts:
             return np.empty(0, np.int64), np.empty(0, np.float64)
@@ -726,12 +774,12 @@ class LexicalIndex:
         start = self._start.a
         lo, cnt = start[slots], start[slots + 1] - start[slots]
         idx = _ranges(lo, cnt)
-        terms = self._terms.a[idx]
+        terms = self._terms.take(idx)
         hit = np.isin(terms, q)
         if not hit.any():
             return np.zeros(len(slots))
         owner = np.repeat(np.arange(len(slots)), cnt)[hit]
-        contrib = w[np.searchsorted(q, terms[hit])] * self._tf_part(self._tfs.a[idx][hit], slots[owner])
+        contrib = w[np.searchsorted(q, terms[hit])] * self._tf_part(self._tfs.take(idx[hit]), slots[owner])
         return np.bincount(owner, weights=contrib, minlength=len(slots))
 
     def scores(self, query: str) -> tuple[list[str], np.ndarray]:
@@ -832,8 +880,8 @@ class LexicalIndex:
             arrays = {
                 "doc_len": self._dl.a[slots],
                 "doc_start": doc_start,
-                "doc_terms": self._terms.a[idx],
-                "doc_tfs": self._tfs.a[idx],
+                "doc_terms": self._terms.take(idx),
+                "doc_tfs": self._tfs.take(idx),
             }
             self._mark()
         return LexicalState(meta, _read_only(arrays))
@@ -881,8 +929,8 @@ class LexicalIndex:
         ix._live = _Grow(np.bool_, np.ones(n, np.bool_))
         ix._dl = _Grow(np.int32, a["doc_len"])
         ix._start = _Grow(np.int64, a["doc_start"])
-        ix._terms = _Grow(np.int32, a["doc_terms"])
-        ix._tfs = _Grow(np.uint16, a["doc_tfs"])
+        ix._terms = _Split(np.int32, a["doc_terms"])
+        ix._tfs = _Split(np.uint16, a["doc_tfs"])
         ix._runs = [_Run(indptr, docs, a["post_tfs"])] if len(docs) else []
         ix._fresh_from = n
         ix._n = n

@@ -35,7 +35,7 @@ import faiss
 import numpy as np
 
 from deposium_rag import _atomic
-from deposium_rag._columns import VECTOR_KINDS, Strings, VectorKind, Vectors, load_npy
+from deposium_rag._columns import VECTOR_KINDS, FileBytes, Strings, VectorKind, Vectors, load_npy
 from deposium_rag._validation import last_wins
 from deposium_rag.errors import DimensionMismatchError, StoreFormatError
 from deposium_rag.filters import FilterSpec, Predicate, RowFilter, compile_filter
@@ -899,7 +899,12 @@ class FaissStore:
                 if with_rows
                 else Vectors(self.vector_kind, self._dim)
             )
-            self._texts = Strings.concat([(p[4]["texts.npy"], p[4]["texts_ends.npy"]) for p in with_rows])
+            # A query reads a few texts: single reads keep them out of this process's mappings.
+            base = with_rows[0] if with_rows and mmap and "texts.npy" in with_rows[0][1] else None
+            reader = FileBytes.open(base[0] / "texts.npy") if base is not None else None
+            self._texts = Strings.concat(
+                [(p[4]["texts.npy"], p[4]["texts_ends.npy"]) for p in with_rows], reader
+            )
             self._metas = Strings.concat([(p[4]["metas.npy"], p[4]["metas_ends.npy"]) for p in with_rows])
             slot = 0
             self._set_alive(np.zeros(self._vecs.n, dtype=bool))

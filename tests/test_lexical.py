@@ -474,3 +474,29 @@ def test_loaded_postings_stay_memory_mapped_and_copy_on_write(tmp_path: Path) ->
     ix.add(["new"], ["pears pears pears"])
     _same(ix, loaded, ["apples 3", "pears"])
     assert before == {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+
+def test_a_replayed_delta_leaves_the_loaded_forward_index_mapped(tmp_path: Path) -> None:
+    """A store saved full + a small delta: the replay appends the delta to a heap tail and
+    the base forward index (the largest lexical array) stays on its memory map, not copied."""
+    ix = LexicalIndex("en")
+    ix.add([f"d{i}" for i in range(60)], [f"apples and pears number {i % 7}" for i in range(60)])
+    ix.export_state().write(tmp_path / "full")
+    since = ix.version
+    ix.add(["new", "d3"], ["pears pears plums", "plums only"])  # one new, one replaced
+    ix.delete(["d5"])
+    ix.export_delta(since).write(tmp_path / "delta")
+    loaded = LexicalIndex.from_state(LexicalState.read(tmp_path / "full", mmap=True))
+    mapped = loaded._terms.base
+    loaded.apply_delta(LexicalState.read(tmp_path / "delta"))
+    assert loaded._terms.base is mapped and not mapped.flags.writeable  # not copied to the heap
+    assert loaded._tfs.tail.n == loaded._terms.tail.n > 0  # the delta's postings, in the tail
+    _same(ix, loaded, ["plums", "pears 3", "apples number 5", "number 3"])
+    # writes after the replay, a compaction, and a full export still agree
+    loaded.add(["later"], ["plums and apples"])
+    ix.add(["later"], ["plums and apples"])
+    loaded.delete(["d1"])
+    ix.delete(["d1"])
+    _same(ix, loaded, ["plums", "apples", "number 1"])
+    again = LexicalIndex.from_state(loaded.export_state())
+    _same(ix, again, ["plums", "apples", "number 1", "pears"])

@@ -577,3 +577,69 @@ def test_strings_keep_a_mapped_base_and_save_the_same_bytes(tmp_path: Path) -> N
         blob = got["texts.npy"].tobytes()
         assert [blob[a:b].decode() for a, b in zip([0, *ends[:-1]], ends)] == texts[start:]
     assert [s.take(np.array([29, 3]))[i].decode() for i in range(2)] == [texts[29], texts[3]]
+
+
+def _mapped_rss_kb(path: Path) -> int:
+    """Resident KB of this process's mappings of ``path`` (Linux /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and all(c in "0123456789abcdef-" for c in head[0]):
+            inside = len(head) >= 6 and head[-1] == str(path)
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/self/smaps")
+def test_a_loaded_store_reads_texts_without_mapping_them(tmp_path: Path) -> None:
+    """Texts of the loaded base segment come through positional reads: fetching them leaves
+    the file out of the resident set (a map would pull in whole page-cache folios)."""
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(3000, 8)).astype(np.float32)
+    texts = [f"document {i} " + "é" * (i % 50) + "x" * 400 for i in range(3000)]
+    store = FaissStore(8)
+    store.add(v, texts, [{"i": i} for i in range(3000)], [f"d{i}" for i in range(3000)])
+    store.save(tmp_path / "s")
+    loaded = FaissStore.load(tmp_path / "s")
+    assert loaded._texts._reader is not None
+    got = [r.text for r in loaded.get([f"d{i}" for i in range(0, 3000, 7)])]
+    assert got == texts[::7]
+    assert [h.text for h in loaded.search(v[11], k=3)][0] == texts[11]
+    seg = next(p for p in (tmp_path / "s").rglob("texts.npy"))
+    assert _mapped_rss_kb(seg.resolve()) == 0
+    # added rows and a compaction still read right; the saved folder is unchanged meanwhile
+    loaded.add(v[:2], ["new one", "new two"], ids=["n1", "n2"])
+    loaded.delete([f"d{i}" for i in range(1000)])
+    assert [r.text for r in loaded.get(["n2", "d1500", "d5"])] == ["new two", texts[1500]]
+    # threads read at once (positional reads share no file offset)
+    want = {f"d{i}": texts[i] for i in range(1000, 3000)}
+    errors: list[str] = []
+
+    def read(part: int) -> None:
+        for r in loaded.get([f"d{i}" for i in range(1000 + part, 3000, 4)]):
+            if r.text != want[r.id]:
+                errors.append(r.id)
+
+    threads = [threading.Thread(target=read, args=(j,)) for j in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_a_truncated_text_file_is_a_store_format_error(tmp_path: Path) -> None:
+    from deposium_rag._columns import FileBytes
+
+    np.save(tmp_path / "t.npy", np.frombuffer(b"abcdefghij", dtype=np.uint8))
+    reader = FileBytes.open(tmp_path / "t.npy")
+    assert reader is not None and reader.read(2, 5) == b"cde"
+    with pytest.raises(StoreFormatError, match="outside"):
+        reader.read(8, 12)
+    with open(tmp_path / "t.npy", "r+b") as f:  # cut behind the reader's back
+        f.truncate(f.seek(0, 2) - 4)
+    with pytest.raises(StoreFormatError, match="shorter"):
+        reader.read(4, 10)
+    np.save(tmp_path / "f.npy", np.zeros(4, dtype=np.float32))
+    assert FileBytes.open(tmp_path / "f.npy") is None  # not a byte buffer: the map is used
