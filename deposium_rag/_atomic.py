@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deposium_rag import _digests
 from deposium_rag.errors import DimensionMismatchError, ModelMismatchError, StoreFormatError
 
 
@@ -45,8 +46,11 @@ def crc32_file(path: Path) -> str:
 
 
 def file_checksum(path: Path, expected: str) -> str:
-    """The checksum of ``path`` in the scheme ``expected`` uses (plain hex: sha256)."""
-    return crc32_file(path) if expected.startswith("crc32:") else sha256_file(path)
+    """The checksum of ``path`` in the scheme ``expected`` uses (plain hex: sha256); remembered
+    per file version (:mod:`deposium_rag._digests`), so an unchanged file is read once."""
+    if expected.startswith("crc32:"):
+        return _digests.digest(path, "crc32", crc32_file)
+    return _digests.digest(path, "sha256", sha256_file)
 
 
 def sha256_file(path: Path) -> str:
@@ -139,6 +143,7 @@ def check_files(folder: Path, files: dict[str, str]) -> None:
                 f"store file {path} does not match its checksum in manifest.json "
                 "(truncated, edited or from another save); restore it or rebuild the store"
             )
+    _digests.flush()
 
 
 def read_manifest(

@@ -7,12 +7,12 @@ Why not call ``StaticModel.encode`` directly: in model2vec 0.10 it sets the shar
 tokenizer's truncation on every call, so two threads with different ``max_length``
 corrupt each other's vectors. Here the tokenizer is a private copy with truncation
 switched off once at load, and ``max_length`` is applied to token ids per call, so
-nothing shared is ever mutated.
+nothing shared is ever mutated. The weights are memory-mapped from the model's safetensors
+file (:mod:`deposium_rag._model_files`), not copied: a cold start costs the tokenizer parse.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -21,15 +21,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from deposium_rag import _digests
+from deposium_rag._atomic import sha256_file as _sha256_file
+from deposium_rag._model_files import ModelFiles, read_model_files
 from deposium_rag._validation import check_text, check_texts
 from deposium_rag.errors import ModelNotAvailableError, ModelNotFoundError
-
-if TYPE_CHECKING:
-    from model2vec import StaticModel
 
 __all__ = [
     "BUNDLED_MODEL",
@@ -162,24 +162,35 @@ def resolve_model(model: str | os.PathLike[str] | None = None) -> ResolvedModel:
 
 
 _LOAD_LOCK = threading.Lock()
-_LOADED: dict[Path, StaticModel] = {}
+_LOADED: dict[Path, ModelFiles] = {}
 
 
-def _load_static_model(folder: Path) -> StaticModel:
-    """Load once per folder per process; the loaded model is never mutated afterwards."""
+def _load_model(folder: Path) -> ModelFiles:
+    """Load once per folder per process; nothing loaded is mutated afterwards (the token table
+    is read-only, the tokenizer's padding and truncation are set before it is shared)."""
     with _LOAD_LOCK:
         cached = _LOADED.get(folder)
         if cached is not None:
             return cached
-        from model2vec import StaticModel
-
         if not _has_model_files(folder) and _has_model_files(folder / "0_StaticEmbedding"):
             folder_to_load = folder / "0_StaticEmbedding"
         else:
             folder_to_load = folder
-        loaded = StaticModel.from_pretrained(folder_to_load, force_download=False)
+        loaded = read_model_files(folder_to_load) or _from_model2vec(folder_to_load)
         _LOADED[folder] = loaded
         return loaded
+
+
+def _from_model2vec(folder: Path) -> ModelFiles:
+    """model2vec's own loader, for files the memory-mapped reader does not take."""
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer
+
+    model = StaticModel.from_pretrained(folder, force_download=False)
+    # A private tokenizer: model2vec's encode sets truncation on its own one at every call.
+    tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
+    tokenizer.no_truncation()
+    return ModelFiles(model.embedding, model.weights, model.token_mapping, tokenizer, model.unk_token_id)
 
 
 class StaticEmbedder:
@@ -204,17 +215,13 @@ class StaticEmbedder:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.resolved = model if isinstance(model, ResolvedModel) else resolve_model(model)
-        self._model = _load_static_model(self.resolved.path)
-        from tokenizers import Tokenizer
-
-        # A private tokenizer with truncation off: never mutated after this line.
-        self._tokenizer = Tokenizer.from_str(self._model.tokenizer.to_str())
-        self._tokenizer.no_truncation()
-        self._unk = self._model.unk_token_id
-        self._embedding = self._model.embedding
-        self._weights = self._model.weights
-        self._mapping = self._model.token_mapping
-        self._max_token_chars = max(1, max(len(t) for t in self._model.tokens))
+        files = _load_model(self.resolved.path)
+        self._tokenizer = files.tokenizer  # truncation and padding off; never mutated
+        self._unk = files.unk_token_id
+        self._embedding = files.embedding
+        self._weights = files.weights
+        self._mapping = files.mapping
+        self._longest_token: int | None = None  # characters; read from the vocabulary if needed
         self.normalize = normalize
         self.max_length = max_length
         self.batch_size = batch_size
@@ -237,11 +244,9 @@ class StaticEmbedder:
             weights = folder / "model.safetensors"
             if not weights.is_file():
                 weights = folder / "0_StaticEmbedding" / "model.safetensors"
-            digest = hashlib.sha256()
-            with open(weights, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            self._fingerprint = digest.hexdigest()
+            # Remembered per file version: a 1024-d model's weights take ~0.3 s to hash.
+            self._fingerprint = _digests.digest(weights, "sha256", _sha256_file)
+            _digests.flush()
         return self._fingerprint
 
     # -- encoding ---------------------------------------------------------------------------
@@ -317,7 +322,9 @@ class StaticEmbedder:
         Tokenizers split at whitespace before anything else, so the first ``limit`` tokens of
         the prefix are those of the whole text; without whitespace we keep the whole text.
         """
-        bound = limit * self._max_token_chars * 2
+        if self._longest_token is None:  # once (idempotent): only truncation needs it
+            self._longest_token = max(1, max(len(t) for t in self._tokenizer.get_vocab()))
+        bound = limit * self._longest_token * 2
         if len(text) <= bound:
             return text
         cut = text.rfind(" ", limit, bound)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from deposium_rag.models import BUNDLED_MODEL, StaticEmbedder
+
+# Remembered checksums (deposium_rag._digests) go to a private folder, never the user's cache;
+# child processes (CLI tests) inherit it.
+os.environ["DEPOSIUM_RAG_CACHE"] = tempfile.mkdtemp(prefix="deposium-test-digests-")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -207,3 +207,43 @@ def test_threads_with_mixed_max_length_match_single_thread(embedder: StaticEmbed
 
 def test_fingerprint_identifies_weights(hf_cache) -> None:
     assert StaticEmbedder(FAKE_REPO).fingerprint == StaticEmbedder("bundled").fingerprint
+
+
+def test_weights_are_memory_mapped_read_only_and_equal_model2vec_s() -> None:
+    """The token table is a read-only view of the safetensors file, not a heap copy."""
+    from deposium_rag._model_files import read_model_files
+
+    files = read_model_files(BUNDLED_MODEL)
+    assert files is not None
+    ref = StaticModel.from_pretrained(BUNDLED_MODEL)
+    assert not files.embedding.flags.writeable and not files.embedding.flags.owndata
+    np.testing.assert_array_equal(files.embedding, ref.embedding)
+    assert files.unk_token_id == ref.unk_token_id
+    assert files.tokenizer.truncation is None  # off: max_length is applied to token ids
+
+
+def test_files_the_reader_does_not_take_go_to_model2vec(tmp_path, monkeypatch) -> None:
+    """A tensor dtype numpy lacks (bfloat16), or a header that does not match the data:
+    read_model_files says so (None) instead of guessing, and model2vec's loader is used."""
+    import json
+    import shutil
+
+    from deposium_rag import _model_files, models
+
+    folder = tmp_path / "m"
+    shutil.copytree(BUNDLED_MODEL, folder)
+    raw = (folder / "model.safetensors").read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    for dtype in ("BF16",):
+        bad = dict(header, embeddings=dict(header["embeddings"], dtype=dtype))
+        text = json.dumps(bad).encode()
+        (tmp_path / "bad.safetensors").write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + size :])
+        assert _model_files._tensors(tmp_path / "bad.safetensors") is None
+    (tmp_path / "short.safetensors").write_bytes(raw[:-4])  # data cut short
+    assert _model_files._tensors(tmp_path / "short.safetensors") is None
+    monkeypatch.setattr(models, "read_model_files", lambda folder: None)
+    fallback = StaticEmbedder(folder)
+    texts = ["What is the capital of France?", "Der Hund bellt laut."]
+    np.testing.assert_allclose(fallback.encode(texts), StaticEmbedder("bundled").encode(texts), atol=1e-6)
+    assert fallback._embedding.flags.writeable  # model2vec's heap copy

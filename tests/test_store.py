@@ -605,7 +605,7 @@ def test_a_loaded_store_reads_texts_without_mapping_them(tmp_path: Path) -> None
     assert loaded._texts._reader is not None
     got = [r.text for r in loaded.get([f"d{i}" for i in range(0, 3000, 7)])]
     assert got == texts[::7]
-    assert [h.text for h in loaded.search(v[11], k=3)][0] == texts[11]
+    assert loaded.search(v[11], k=3)[0].text == texts[11]
     seg = next(p for p in (tmp_path / "s").rglob("texts.npy"))
     assert _mapped_rss_kb(seg.resolve()) == 0
     # added rows and a compaction still read right; the saved folder is unchanged meanwhile
