@@ -24,6 +24,7 @@ import json
 import mmap
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -430,6 +431,7 @@ class LexicalIndex:
         self._deleted: list[tuple[int, str]] = []  # (version, id)
         self._legacy: tuple[list[str], dict[str, int], np.ndarray] | None = None
         self._norm: np.ndarray | None = None  # BM25 length norm per slot, until the next write
+        self._last_query: tuple[str, int, np.ndarray, np.ndarray] | None = None
 
     # -- writes -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -637,10 +639,18 @@ class LexicalIndex:
     def _query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Unique known term ids of analysed query ``tokens`` (sorted) and how often each occurs."""
         vocab = self._vocab
-        known = [i for i in (vocab.get(t) for t in tokens) if i is not None]
-        if not known:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        q, counts = np.unique(np.asarray(known, np.int64), return_counts=True)
+        known = Counter(i for i in (vocab.get(t) for t in tokens) if i is not None)
+        terms = sorted(known)  # a few terms: cheaper than np.unique's array machinery
+        return np.array(terms, np.int64), np.array([known[t] for t in terms], np.int64)
+
+    def _analysed(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_query` of ``query``'s tokens, the last query's kept: a hybrid search asks for
+        a query's top documents and then for its scores of other ids. Lock held."""
+        last = self._last_query
+        if last is not None and last[0] == query and last[1] == len(self._vocab):
+            return last[2], last[3]
+        q, counts = self._query(self.analyzer.tokens(query))
+        self._last_query = (query, len(self._vocab), q, counts)  # term ids never change
         return q, counts
 
     def _weights(self, q: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -706,9 +716,8 @@ class LexicalIndex:
         """
         if k <= 0:
             return []
-        tokens = self.analyzer.tokens(query)
         with self._lock:
-            q, counts = self._query(tokens)
+            q, counts = self._analysed(query)
             slots, scores = self._candidates(q, counts)
             if allowed is not None and not callable(allowed) and len(allowed) < len(slots):
                 want = np.fromiter(
@@ -737,9 +746,8 @@ class LexicalIndex:
         term's slots ascending), and the forward index of ids still in the fresh tail;
         whatever N is.
         """
-        tokens = self.analyzer.tokens(query)
         with self._lock:
-            q, counts = self._query(tokens)
+            q, counts = self._analysed(query)
             known = [(d, s) for d in ids if (s := self._slot_of.get(d)) is not None]
             out = dict.fromkeys((d for d, _ in known), 0.0)
             if not known or not len(q):
@@ -789,9 +797,8 @@ class LexicalIndex:
 
     def scored(self, query: str) -> tuple[list[str], np.ndarray, dict[str, int]]:
         """Like :meth:`scores`, plus each id's position. O(N): prefer :meth:`top` / :meth:`scores_for`."""
-        tokens = self.analyzer.tokens(query)
         with self._lock:
-            q, counts = self._query(tokens)
+            q, counts = self._analysed(query)
             if self._legacy is None:
                 order = [d for d in self._ids if d is not None]
                 positions = {d: i for i, d in enumerate(order)}

@@ -500,3 +500,26 @@ def test_a_replayed_delta_leaves_the_loaded_forward_index_mapped(tmp_path: Path)
     _same(ix, loaded, ["plums", "apples", "number 1"])
     again = LexicalIndex.from_state(loaded.export_state())
     _same(ix, again, ["plums", "apples", "number 1", "pears"])
+
+
+def test_a_query_is_analysed_once_for_top_and_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hybrid asks a partition for a query's top documents, then for its scores of other ids:
+    the analysis is reused, and never across a vocabulary change or a clear."""
+    ix = LexicalIndex("en")
+    ix.add(["a", "b"], ["red apples and pears", "green pears"])
+    calls: list[str] = []
+    real = ix.analyzer
+
+    class Counting:
+        def tokens(self, text: str) -> list[str]:
+            calls.append(text)
+            return real.tokens(text)
+
+    monkeypatch.setattr(ix, "analyzer", Counting())
+    top = ix.top("pears zebra", 5)
+    assert ix.scores_for("pears zebra", ["a", "b"]) == dict(top)
+    assert calls == ["pears zebra"]
+    ix.add(["z"], ["a zebra"])  # "zebra" becomes a known term: analysed again
+    assert ix.top("pears zebra", 1)[0][0] == "z" and calls.count("pears zebra") == 2
+    ix.clear()
+    assert ix.top("pears zebra", 5) == [] and calls.count("pears zebra") == 3
