@@ -432,6 +432,7 @@ class LexicalIndex:
         self._legacy: tuple[list[str], dict[str, int], np.ndarray] | None = None
         self._norm: np.ndarray | None = None  # BM25 length norm per slot, until the next write
         self._last_query: tuple[str, int, np.ndarray, np.ndarray] | None = None
+        self._last_scores: tuple[str, int, int, np.ndarray, np.ndarray] | None = None
 
     # -- writes -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -604,6 +605,7 @@ class LexicalIndex:
 
     def _compact(self, *, renumber: bool) -> None:
         """All postings in one run; with ``renumber``, dead slots are dropped for good."""
+        self._last_scores = None  # slots may be renumbered
         if len(self._runs) <= 1 and self._fresh_from == len(self._ids) and not self._dead_slots:
             return  # already compact
         fresh = self._fresh()
@@ -719,6 +721,8 @@ class LexicalIndex:
         with self._lock:
             q, counts = self._analysed(query)
             slots, scores = self._candidates(q, counts)
+            # Kept until the next write: scores_for(query, ...) reads other ids' scores here.
+            self._last_scores = (query, self._version, len(self._vocab), slots, scores)
             if allowed is not None and not callable(allowed) and len(allowed) < len(slots):
                 want = np.fromiter(
                     (s for s in (self._slot_of.get(d) for d in allowed) if s is not None), np.int64
@@ -753,6 +757,16 @@ class LexicalIndex:
             if not known or not len(q):
                 return out
             slots = np.fromiter((s for _, s in known), np.int64, len(known))
+            last = self._last_scores
+            if last is not None and last[:3] == (query, self._version, len(self._vocab)):
+                # The same query's top() just scored every document holding a term: look up.
+                have, values = last[3], last[4]
+                pos = np.minimum(np.searchsorted(have, slots), max(len(have) - 1, 0))
+                found = have[pos] == slots if len(have) else np.zeros(len(slots), bool)
+                per = np.where(found, values[pos] if len(have) else 0.0, 0.0)
+                for (d, _), v in zip(known, per.tolist()):
+                    out[d] = v
+                return out
             w = self._weights(q, counts)
             per = np.zeros(len(slots))
             # Few query terms: binary searches; many (Han bigrams, Thai trigrams): the forward index.

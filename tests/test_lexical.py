@@ -523,3 +523,38 @@ def test_a_query_is_analysed_once_for_top_and_scores(monkeypatch: pytest.MonkeyP
     assert ix.top("pears zebra", 1)[0][0] == "z" and calls.count("pears zebra") == 2
     ix.clear()
     assert ix.top("pears zebra", 5) == [] and calls.count("pears zebra") == 3
+
+
+def test_scores_for_after_top_reads_the_same_scores_as_a_fresh_pass() -> None:
+    """scores_for right after top() of the same query looks scores up from top's pass; the
+    answers equal the full scoring, also after writes and a compaction that renumbers slots."""
+    ix = LexicalIndex("en")
+    texts = [f"pears {'apples ' * (i % 3)}number{i % 5} basket{i % 7}" for i in range(200)]
+    ids = [f"d{i}" for i in range(200)]
+    ix.add(ids, texts)
+
+    def check(query: str) -> None:
+        order, full = ix.scores(query)
+        want = dict(zip(order, full.tolist()))
+        ix.top(query, 3)
+        got = ix.scores_for(query, [*order[::3], "unknown"])
+        assert got.keys() == set(order[::3])
+        assert got == pytest.approx({d: want[d] for d in order[::3]}, rel=1e-6, abs=1e-9)
+
+    check("apples number3 basket2")
+    check("nothing matches")
+    ix.delete(ids[:5])  # few dead slots: kept until a compaction
+    ix.top("apples number3", 3)
+    ix.export_state()  # compacts and renumbers slots, no write: the kept scores are stale
+    order, full = ix.scores("apples number3")
+    want = dict(zip(order, full.tolist()))
+    assert ix.scores_for("apples number3", order) == pytest.approx(want, rel=1e-6, abs=1e-9)
+    ix.delete(ids[:120])  # a quarter dead: compaction renumbers slots
+    ix.export_state()
+    check("apples number3 basket2")
+    ix.top("apples number3", 3)
+    ix.add(["late"], ["apples number3 apples"])  # a write between top and scores_for
+    order, full = ix.scores("apples number3")
+    assert ix.scores_for("apples number3", ["late"])["late"] == pytest.approx(
+        dict(zip(order, full.tolist()))["late"], rel=1e-6
+    )
