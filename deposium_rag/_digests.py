@@ -41,7 +41,12 @@ _dirty = False
 def _cache_file() -> Path | None:
     root = os.environ.get("DEPOSIUM_RAG_CACHE")
     if root is None:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = os.environ.get("XDG_CACHE_HOME")
+        if not base:
+            try:
+                base = str(Path.home() / ".cache")
+            except RuntimeError:  # no home directory: remember for this process only
+                return None
         root = str(Path(base) / "deposium-rag")
     return Path(root) / "digests.json" if root else None
 

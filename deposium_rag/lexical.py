@@ -174,6 +174,7 @@ _TF_MAX = np.iinfo(np.uint16).max  # tf saturates here: BM25's tf part is flat l
 _FRESH_MAX = 32_768  # postings kept unsorted (scanned per query) before they become a run
 _MARKS_KEPT = 8  # exported versions an export_delta can start from
 _SEARCH_TERMS = 12  # scores_for: up to this many query terms, binary searches in postings
+_KEEP_SCORES = 1 << 18  # candidates whose scores top() keeps for scores_for (16 B each)
 _DEAD_MIN = 1024  # tombstones tolerated before slots are renumbered (also a quarter of them)
 _FORMAT = "deposium-lexical"
 _FORMAT_VERSION = 1
@@ -721,8 +722,10 @@ class LexicalIndex:
         with self._lock:
             q, counts = self._analysed(query)
             slots, scores = self._candidates(q, counts)
-            # Kept until the next write: scores_for(query, ...) reads other ids' scores here.
-            self._last_scores = (query, self._version, len(self._vocab), slots, scores)
+            # Kept until the next query or write (up to 4 MB): scores_for(query, ...) reads other
+            # ids' scores here.
+            if len(slots) <= _KEEP_SCORES:
+                self._last_scores = (query, self._version, len(self._vocab), slots, scores)
             if allowed is not None and not callable(allowed) and len(allowed) < len(slots):
                 want = np.fromiter(
                     (s for s in (self._slot_of.get(d) for d in allowed) if s is not None), np.int64
