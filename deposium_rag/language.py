@@ -224,8 +224,10 @@ def _unique_script_language(text: str) -> str | None:
     if first is None:
         return None
     lang = first.lastgroup
-    letters = len(_LETTER.findall(text))
-    return lang if letters and len(_SCRIPT_RE[lang].findall(text)) >= 0.8 * letters else None
+    # Counts by what a sub removes: one string, not a list of one-character matches.
+    letters = len(text) - len(_LETTER.sub("", text))
+    in_script = len(text) - len(_SCRIPT_RE[lang].sub("", text))
+    return lang if letters and in_script >= 0.8 * letters else None
 
 
 @lru_cache(maxsize=256)
