@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["digest", "flush"]
+__all__ = ["cache_folder", "digest", "flush"]
 
 _FORMAT = "deposium-rag/digests"
 _MAX = 4096  # entries kept (most recently used): a few stores and models
@@ -38,7 +38,8 @@ _loaded_from: Path | None = None
 _dirty = False
 
 
-def _cache_file() -> Path | None:
+def cache_folder() -> Path | None:
+    """Where deposium-rag keeps data-only caches; ``None`` when turned off or there is no home."""
     root = os.environ.get("DEPOSIUM_RAG_CACHE")
     if root is None:
         base = os.environ.get("XDG_CACHE_HOME")
@@ -48,7 +49,12 @@ def _cache_file() -> Path | None:
             except RuntimeError:  # no home directory: remember for this process only
                 return None
         root = str(Path(base) / "deposium-rag")
-    return Path(root) / "digests.json" if root else None
+    return Path(root) if root else None
+
+
+def _cache_file() -> Path | None:
+    folder = cache_folder()
+    return folder / "digests.json" if folder is not None else None
 
 
 def _read(path: Path | None) -> dict[str, list[object]]:

@@ -291,10 +291,12 @@ class Py3LangidDetector(_Base):
     name = "py3langid"
 
     def __init__(self) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+        from py3langid.langid import LanguageIdentifier
+
+        from deposium_rag._detector_model import load_identifier
 
         self._cls = LanguageIdentifier
-        self._full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self._full = load_identifier(norm_probs=True)  # from a decompressed copy when cached
         self._codes = {c: normalize_language(c) for c in self._full.nb_classes if _safe(c)}
         self._full_entry = _entry(self._full, self._codes)
         self._tables = _automaton(self._full)  # read-only numpy views for batch detection

@@ -214,3 +214,39 @@ def test_detect_pair_gives_both_rankings_of_two_detects(candidates: list[str]) -
             for c in got:
                 assert c.probability == pytest.approx(probs.get(c.language, 0.0), abs=1e-3), (text, c)
         assert detector.detect_pair(text, candidates, unrestricted=False) == (restricted, None)
+
+
+def test_the_detector_model_loads_from_a_decompressed_copy(tmp_path, monkeypatch) -> None:
+    """py3langid's LZMA model is decompressed once into the cache folder; later loads read
+    the copy (no LZMA), a damaged copy is replaced, and no cache folder means py3langid's own
+    loader. Every way gives the same identifier."""
+    import lzma
+
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from deposium_rag import _detector_model
+
+    texts = ["Das ist ein Haus am See.", "Ceci est une phrase.", "これは日本語です", "ok"]
+    ref = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    def same(ident) -> None:  # type: ignore[no-untyped-def]
+        assert ident.nb_classes == ref.nb_classes
+        np.testing.assert_array_equal(ident.nb_ptc, ref.nb_ptc)
+        assert [ident.classify(t) for t in texts] == [ref.classify(t) for t in texts]
+
+    monkeypatch.setenv("DEPOSIUM_RAG_CACHE", str(tmp_path / "cache"))
+    same(_detector_model.load_identifier(norm_probs=True))
+    (copy,) = (tmp_path / "cache").glob("py3langid-*.npz")
+
+    def no_lzma(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("decompressed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(lzma, "open", no_lzma)
+        same(_detector_model.load_identifier(norm_probs=True))
+    copy.write_bytes(copy.read_bytes()[:1000])  # damaged: rewritten from the packaged model
+    same(_detector_model.load_identifier(norm_probs=True))
+    assert copy.stat().st_size > 10_000_000
+    monkeypatch.setenv("DEPOSIUM_RAG_CACHE", "")
+    same(_detector_model.load_identifier(norm_probs=True))
