@@ -302,7 +302,7 @@ class Py3LangidDetector(_Base):
         self._tables = _automaton(self._full)  # read-only numpy views for batch detection
         self._ptc: dict[frozenset[str] | None, np.ndarray] = {}
         self._restricted: dict[frozenset[str], tuple[Any, list[str], np.ndarray]] = {}
-        self._cols: dict[frozenset[str], np.ndarray] = {}
+        self._cols: dict[frozenset[str], np.ndarray] = {}  # full-model columns of each restriction
         self._lock = threading.Lock()
 
     @property
@@ -331,6 +331,7 @@ class Py3LangidDetector(_Base):
                 tk_row=full.tk_row,
             )
             entry = _entry(ident, self._codes)
+            self._cols[wanted] = np.asarray(idx, dtype=np.int64)  # detect_pair reads raw scores here
             self._restricted[wanted] = entry
             return entry
 
@@ -371,22 +372,10 @@ class Py3LangidDetector(_Base):
                 restricted = _und()
             else:
                 sub_ident, labels, known = entry
-                probs = _softmax(sub_ident, raw[self._columns(wanted, sub_ident)])
-                restricted = _ranked_one(probs, labels, known)
+                # A restricted model's columns were noted by _identifier; None is the full model.
+                sub_raw = raw if wanted is None else raw[self._cols[wanted]]
+                restricted = _ranked_one(_softmax(sub_ident, sub_raw), labels, known)
         return restricted, full
-
-    def _columns(self, wanted: frozenset[str], sub_ident: Any) -> np.ndarray:
-        """Columns of the full model a restricted model is made of (same order)."""
-        with self._lock:
-            cols = self._cols.get(wanted)
-            if cols is None:
-                full = self._full
-                cols = np.array(
-                    [i for i, c in enumerate(full.nb_classes) if self._codes.get(c) in wanted], dtype=np.int64
-                )
-                assert len(cols) == len(sub_ident.nb_classes)
-                self._cols[wanted] = cols
-            return cols
 
     def _ptc32(self, wanted: frozenset[str] | None, ident: Any) -> np.ndarray:
         """The model's feature table as float32, converted once per candidate set."""

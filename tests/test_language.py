@@ -198,9 +198,9 @@ PAIR_TEXTS = [
 
 @pytest.mark.parametrize(
     "candidates",
-    [["en", "de", "fr"], ["en", "de", "fr", "es", "ru", "zh", "ar", "el", "th"], ["th", "en"], ["de"]],
+    [["en", "de", "fr"], ["en", "de", "fr", "es", "ru", "zh", "ar", "el", "th"], ["th", "en"], ["de"], None],
 )
-def test_detect_pair_gives_both_rankings_of_two_detects(candidates: list[str]) -> None:
+def test_detect_pair_gives_both_rankings_of_two_detects(candidates: list[str] | None) -> None:
     """One pass (detect_pair) answers what detect(text, candidates) and detect(text) answer."""
     detector = get_detector("py3langid")
     for text in PAIR_TEXTS:
