@@ -433,7 +433,7 @@ class LexicalIndex:
         self._legacy: tuple[list[str], dict[str, int], np.ndarray] | None = None
         self._norm: np.ndarray | None = None  # BM25 length norm per slot, until the next write
         self._last_query: tuple[str, int, np.ndarray, np.ndarray] | None = None
-        self._last_scores: tuple[str, int, int, np.ndarray, np.ndarray] | None = None
+        self._last_scores: tuple[str, int, np.ndarray, np.ndarray] | None = None
 
     # -- writes -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -724,8 +724,8 @@ class LexicalIndex:
             slots, scores = self._candidates(q, counts)
             # Kept until the next query or write (up to 4 MB): scores_for(query, ...) reads other
             # ids' scores here.
-            if len(slots) <= _KEEP_SCORES:
-                self._last_scores = (query, self._version, len(self._vocab), slots, scores)
+            if len(slots) <= _KEEP_SCORES:  # any write bumps the version (vocabulary included)
+                self._last_scores = (query, self._version, slots, scores)
             if allowed is not None and not callable(allowed) and len(allowed) < len(slots):
                 want = np.fromiter(
                     (s for s in (self._slot_of.get(d) for d in allowed) if s is not None), np.int64
@@ -761,14 +761,13 @@ class LexicalIndex:
                 return out
             slots = np.fromiter((s for _, s in known), np.int64, len(known))
             last = self._last_scores
-            if last is not None and last[:3] == (query, self._version, len(self._vocab)):
+            if last is not None and last[:2] == (query, self._version):
                 # The same query's top() just scored every document holding a term: look up.
-                have, values = last[3], last[4]
-                pos = np.minimum(np.searchsorted(have, slots), max(len(have) - 1, 0))
-                found = have[pos] == slots if len(have) else np.zeros(len(slots), bool)
-                per = np.where(found, values[pos] if len(have) else 0.0, 0.0)
-                for (d, _), v in zip(known, per.tolist()):
-                    out[d] = v
+                have, values = last[2], last[3]
+                if len(have):
+                    pos, found = _lookup(have, slots)
+                    for (d, _), v in zip(known, np.where(found, values[pos], 0.0).tolist()):
+                        out[d] = v
                 return out
             w = self._weights(q, counts)
             per = np.zeros(len(slots))
@@ -781,9 +780,7 @@ class LexicalIndex:
                     for j, (a, c) in enumerate(zip(lo.tolist(), cnt.tolist())):
                         if not c:
                             continue
-                        docs = run.docs[a : a + c]
-                        pos = np.minimum(np.searchsorted(docs, wanted), c - 1)
-                        hit = docs[pos] == wanted
+                        pos, hit = _lookup(run.docs[a : a + c], wanted)
                         if hit.any():
                             who = in_runs[hit]
                             per[who] += w[j] * self._tf_part(run.tfs[a + pos[hit]], slots[who])
@@ -1004,6 +1001,12 @@ def _best(scores: np.ndarray, k: int) -> np.ndarray:
     else:
         pick = np.arange(len(scores))
     return pick[np.argsort(-scores[pick], kind="stable")][:k]
+
+
+def _lookup(ordered: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, found) of each key in a non-empty ascending array: a binary search each."""
+    pos = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
+    return pos, ordered[pos] == keys
 
 
 def _release(arrays: Iterable[np.ndarray]) -> None:
