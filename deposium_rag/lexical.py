@@ -908,8 +908,13 @@ class LexicalIndex:
         return LexicalState(meta, _read_only(arrays))
 
     @classmethod
-    def from_state(cls, state: LexicalState) -> LexicalIndex:
+    def from_state(
+        cls, state: LexicalState, *, slots: tuple[list[str], dict[str, int]] | None = None
+    ) -> LexicalIndex:
         """The index a full :meth:`export_state` describes; no text analysis, no sorting.
+
+        ``slots``: ids and their id -> position dict known to the caller (the dense store's,
+        built once); taken over when the state lists the same ids in the same order.
 
         Raises :class:`~deposium_rag.errors.StoreFormatError` when the state is inconsistent.
         """
@@ -939,11 +944,11 @@ class LexicalIndex:
             or (len(docs) and (docs.min() < 0 or docs.max() >= n))
         ):
             raise _format_error("lexical postings do not match the documents")
-        ix._vocab = {t: i for i, t in enumerate(vocab)}
-        if len(ix._vocab) != size or len(set(ids)) != n:
+        ix._vocab = dict(zip(vocab, range(size)))  # C-level passes: a million ids load on open
+        ix._slot_of = slots[1] if slots is not None and slots[0] == ids else dict(zip(ids, range(n)))
+        if len(ix._vocab) != size or len(ix._slot_of) != n:
             raise _format_error("duplicate vocabulary terms or ids in the lexical state")
         ix._ids = ids
-        ix._slot_of = {d: i for i, d in enumerate(ids)}
         ix._df = _Grow(np.int32, np.diff(indptr).astype(np.int32))
         # The checks above read every page of the mapped arrays; a query reads a few.
         _release(arrays.values())

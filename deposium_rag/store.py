@@ -61,7 +61,15 @@ INDEX_KINDS = ("flat", "auto", "hnsw")
 # (a quarter of the lists, already near a full scan's cost); fast-scan with M = dim/4 needs 400
 # candidates for 0.98. The full scan (M = dim/2) is memory-bound: ~1 ms per 100k rows here.
 EXACT_BELOW = 4096
-RERANK = 100
+RERANK = 100  # the first re-rank pool; it grows while the certainty test below fails
+# A fast-scan candidate past the pool may still belong in the top k while its approximate
+# score is within CERTAINTY spreads of the quantiser's error above the k-th exact score.
+# Chosen on the even queries of benchmarks/rerank_certainty.py (synthetic 1024-d English,
+# 100k and 1M); a fixed pool of 100 fell to recall@10 0.965 at 1M, where near-copies tie.
+CERTAINTY = 3.0
+# The first fast-scan fetches twice the pool, and one more candidate per this many rows: the
+# ties grow with the corpus, and a second scan to fetch more costs as much as the first.
+_ROWS_PER_FETCHED = 2500
 _MIN_TRAIN = 1024  # rows the fast-scan quantiser is trained on, at least
 _TRAIN_ROWS = 4096  # at most: 16 centroids per sub-quantiser need ~600
 FORMAT = "deposium-rag/faiss-store"
@@ -624,25 +632,65 @@ class FaissStore:
         widen = total / n_allowed  # dead or filtered-out slots take part of the pool
         if n_allowed < max(4 * k, total // 20):
             return None  # few rows match: an exact scan over them is cheaper and exact
-        if self.index_kind == "hnsw":
-            params = faiss.SearchParametersHNSW()
-            params.efSearch = max(self.ef_search, k) * min(8, math.ceil(widen))
-            bits = np.packbits(self._alive if allowed is None else allowed, bitorder="little")
-            params.sel = faiss.IDSelectorBitmap(total, faiss.swig_ptr(bits))
-            with one_thread():
-                _, labels = self._ann.search(query[None, :], k, params=params)
-            cand = labels[0][labels[0] >= 0]
-            del bits
-        else:
-            pool = min(total, math.ceil(max(self.rerank, 4 * k) * widen))
-            with one_thread():
-                _, labels = self._ann.search(query[None, :], pool)
-            cand = labels[0][labels[0] >= 0]
-            if allowed is not None:
-                cand = cand[allowed[cand]]
+        if self.index_kind != "hnsw":
+            return self._certified(query, k, allowed, min(total, math.ceil(max(self.rerank, 4 * k) * widen)))
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, k) * min(8, math.ceil(widen))
+        bits = np.packbits(self._alive if allowed is None else allowed, bitorder="little")
+        params.sel = faiss.IDSelectorBitmap(total, faiss.swig_ptr(bits))
+        with one_thread():
+            _, labels = self._ann.search(query[None, :], k, params=params)
+        cand = labels[0][labels[0] >= 0]
+        del bits
         if len(cand) < k:
             return None
         return _top(cand.astype(np.int64), self._vecs.dot(query, cand), k)
+
+    def _certified(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None, start: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Fast-scan candidates re-ranked until the rest cannot plausibly reach the top k.
+
+        The quantiser's error on the re-ranked rows (approximate minus stored score) gives a
+        mean and spread; the next unranked row, whose approximate score bounds every row after
+        it, must fall more than ``CERTAINTY`` spreads below the k-th stored score. Otherwise the
+        pool doubles (a wider fast-scan when the fetched rows run out). Near-copies tie within
+        the quantiser's error, so their number, which grows with the corpus, sets the pool
+        (benchmarks/rerank_certainty.py). None asks for an exact scan."""
+        assert self._ann is not None and self._vecs is not None
+        total = len(self._ids)
+        fetch = min(total, max(2 * start, total // _ROWS_PER_FETCHED))
+        while True:
+            with one_thread():
+                approx, labels = self._ann.search(query[None, :], fetch)
+            got = int(np.count_nonzero(labels[0] >= 0))
+            approx, labels = approx[0][:got], labels[0][:got]
+            n, done = 0, min(got, start)
+            cand_parts, approx_parts, sim_parts = [], [], []
+            while True:
+                cand, a = labels[n:done], approx[n:done]
+                if allowed is not None:
+                    keep = allowed[cand]
+                    cand, a = cand[keep], a[keep]
+                cand_parts.append(cand)
+                approx_parts.append(a)
+                sim_parts.append(self._vecs.dot(query, cand))
+                n = done
+                rows, sims = np.concatenate(cand_parts), np.concatenate(sim_parts)
+                if got == total and n == got:  # every row ranked: nothing is left out
+                    return _top(rows.astype(np.int64), sims, k) if len(rows) >= k else None
+                if len(rows) >= k:
+                    err = np.concatenate(approx_parts) - sims
+                    kth = float(np.partition(sims, len(sims) - k)[len(sims) - k])
+                    nxt = float(approx[n] if n < got else approx[-1])
+                    if nxt - float(err.mean()) + CERTAINTY * float(err.std()) < kth:
+                        return _top(rows.astype(np.int64), sims, k)
+                if n == got:
+                    break
+                done = min(got, 2 * n)
+            if 4 * fetch > total // 4:
+                return None  # a quarter of the rows re-ranked one by one costs more than a scan
+            fetch = 4 * fetch
 
     def _query(self, vector: Any) -> np.ndarray:
         return _unit_rows(vector, self._dim, "query vector", self.model_name)[0]
@@ -863,17 +911,28 @@ class FaissStore:
         except (TypeError, ValueError) as exc:
             raise StoreFormatError(f"manifest options are not valid: {exc}") from None
 
-    def load_segments(self, segments: Sequence[tuple[Path, Mapping[str, str]]], *, mmap: bool = True) -> None:
-        """Fill this empty store from segments (the first one full), checking every checksum."""
+    def load_segments(
+        self,
+        segments: Sequence[tuple[Path, Mapping[str, str]]],
+        *,
+        mmap: bool = True,
+        listings: Sequence[Any] | None = None,
+        base_rows: dict[str, int] | None = None,
+    ) -> None:
+        """Fill this empty store from segments (the first one full), checking every checksum.
+
+        ``listings``: each segment's id listing already read by the caller, and ``base_rows``
+        the first one's ``dict(zip(ids, range(len(ids))))``, so a million ids are parsed and
+        hashed once; this store takes ownership of both."""
         parts = []
-        for folder, files in segments:
+        for i, (folder, files) in enumerate(segments):
             _atomic.check_files(folder, dict(files))
-            listing = read_listing(folder, files)
+            listing = listings[i] if listings is not None else read_listing(folder, files)
             ids, deleted = (
                 (listing.get("ids"), listing.get("deleted")) if isinstance(listing, dict) else (None, None)
             )
-            if not (isinstance(ids, list) and isinstance(deleted, list)) or not all(
-                isinstance(d, str) and d for d in ids + deleted
+            if not (
+                isinstance(ids, list) and isinstance(deleted, list) and are_ids(ids) and are_ids(deleted)
             ):
                 raise StoreFormatError(f"segment ids in {folder} are not lists of ids")
             arrays = {name: load_npy(folder / name, mmap) for name in files if name.endswith(".npy")}
@@ -909,7 +968,13 @@ class FaissStore:
             slot = 0
             self._set_alive(np.zeros(self._vecs.n, dtype=bool))
             self._ids = []
-            for _, _, ids, deleted, _ in parts:
+            base_ids = parts[0][2]
+            n_base = len(base_ids)  # the list becomes self._ids and grows with the deltas
+            first = base_rows if base_rows is not None else dict(zip(base_ids, range(n_base)))
+            if len(first) == n_base:  # no id twice in the base: the usual case
+                self._ids, self._row, slot = base_ids, first, n_base
+                self._alive_buf[:slot] = True
+            for _, _, ids, deleted, _ in parts[1:] if slot else parts:
                 for d in deleted:
                     if d in self._row:
                         self._kill(self._row[d])
@@ -922,11 +987,11 @@ class FaissStore:
                     slot += 1
             base_folder, base_files = parts[0][0], parts[0][1]
             if _ANN_FILE in base_files:
-                try:
-                    ann = faiss.deserialize_index(np.fromfile(base_folder / _ANN_FILE, dtype=np.uint8))
+                try:  # read straight into faiss: no second copy of the codes
+                    ann = faiss.read_index(str(base_folder / _ANN_FILE))
                 except RuntimeError as exc:
                     raise StoreFormatError(f"cannot read the ANN index in {base_folder}: {exc}") from None
-                if ann.d != self._dim or ann.ntotal != len(parts[0][2]):
+                if ann.d != self._dim or ann.ntotal != n_base:
                     raise StoreFormatError(f"ANN index in {base_folder} does not match its segment")
                 if slot > ann.ntotal:
                     ann.add(self._vecs.decode(slice(int(ann.ntotal), slot)))
@@ -984,6 +1049,17 @@ class FaissStore:
 def json_bytes(data: Any) -> np.ndarray:
     """JSON as a uint8 array: small documents ride inside a segment's one .npz."""
     return np.frombuffer(json.dumps(data, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+def are_ids(values: Any) -> bool:
+    """A list of non-empty strs, checked at C speed: a million ids are read on every open."""
+    if not isinstance(values, list):
+        return False
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return "" not in values
 
 
 def read_listing(folder: Path, files: Mapping[str, str]) -> Any:

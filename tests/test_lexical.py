@@ -314,6 +314,18 @@ def test_postings_rebuilt_from_a_large_vocabulary() -> None:
     _same(ix, slim, [*queries, "t70000 t149999", "t5 t5 t80000"])
 
 
+def test_from_state_takes_over_a_known_slot_map_only_for_the_same_ids() -> None:
+    ix = LexicalIndex("en")
+    ix.add(["a", "b", "c"], ["red apples", "green pears", "red pears"])
+    state = ix.export_state()
+    known = {"a": 0, "b": 1, "c": 2}
+    shared = LexicalIndex.from_state(state, slots=(["a", "b", "c"], known))
+    assert shared._slot_of is known and shared.top("red", 3) == ix.top("red", 3)
+    swapped = {"b": 0, "a": 1, "c": 2}
+    own = LexicalIndex.from_state(state, slots=(["b", "a", "c"], swapped))
+    assert own._slot_of is not swapped and own.top("green pears", 1)[0][0] == "b"
+
+
 def test_damaged_state_is_a_store_format_error(tmp_path: Path) -> None:
     ix = LexicalIndex("en")
     ix.add(["a", "b"], ["cats run", "dogs bark"])

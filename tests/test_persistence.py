@@ -110,6 +110,24 @@ def test_load_is_lazy_and_never_reanalyses(
     assert set(calls) == {"Quantencomputer Qubits"}  # the query only: no stored text analysed again
 
 
+def test_ids_are_found_before_and_after_the_first_write_of_a_loaded_router(
+    router: LanguageRouter, embedder, tmp_path: Path
+) -> None:
+    """An open builds no id -> language map: partitions, loaded or not, are asked; the first
+    write builds it, and moves, deletes and reads agree before and after."""
+    folder = router.save(tmp_path / "r")
+    loaded = LanguageRouter.load(folder, embedder)
+    assert loaded.backend._language_of is None
+    assert [loaded.language_of(d) for d in ("en1", "de2", "fr1", "nope")] == ["en", "de", "fr", None]
+    assert [h.id for h in loaded.search("Eiffelturm Paris", k=1, language="de").hits] == ["de2"]
+    assert loaded.backend.loaded() == ["de"] and loaded.language_of("fr2") == "fr"
+    assert len(loaded.backend) == len(DOCS)
+    loaded.add(["Der Eiffelturm steht in Paris."], [{"n": 99}], ["fr2"])  # fr2 moves to de
+    assert loaded.language_of("fr2") == "de" and loaded.counts() == {"de": 3, "en": 3, "fr": 1}
+    assert loaded.delete(["en3", "nope"]) == 1 and loaded.language_of("en3") is None
+    assert [r.id for r in loaded.get(["fr2", "en1", "en3"])] == ["fr2", "en1"]
+
+
 def test_loaded_vectors_are_memory_mapped_and_copied_on_write(
     router: LanguageRouter, embedder, tmp_path
 ) -> None:
@@ -166,6 +184,19 @@ def test_tampered_segment_gives_a_clear_error(router, embedder, tmp_path: Path, 
     loaded = LanguageRouter.load(folder, embedder)  # opening reads only manifest and ids
     with pytest.raises(StoreFormatError, match=message):
         loaded.search("Quantencomputer", k=2, language="de")
+
+
+def test_an_id_in_two_partitions_is_refused_at_open(router: LanguageRouter, embedder, tmp_path: Path) -> None:
+    """Checksums match (rewritten), yet the listings disagree: the open names the id."""
+    folder = router.save(tmp_path / "r")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    seg = manifest["partitions"]["de"]["segments"][0]
+    listing = folder / "segments" / seg["name"] / "ids.json"
+    listing.write_text(listing.read_text().replace('"de1"', '"en1"'))
+    seg["files"]["ids.json"] = _atomic.sha256_file(listing)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreFormatError, match="'en1' appears in two partitions"):
+        LanguageRouter.load(folder, embedder)
 
 
 def test_missing_segment_folder(router: LanguageRouter, embedder, tmp_path: Path) -> None:

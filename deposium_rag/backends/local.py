@@ -28,6 +28,7 @@ from deposium_rag.store import (
     IndexKind,
     Record,
     VectorKind,
+    are_ids,
     json_bytes,
     read_listing,
     read_pack,
@@ -69,11 +70,17 @@ class LocalBackend:
         self.config: BackendConfig | None = None
         self._partitions: dict[str, FaissStore] = {}
         self._lexical: dict[str, LexicalIndex] = {}
-        self._language_of: dict[str, str] = {}
+        # id -> language, built on first write after an open (None until then): a query finds
+        # an id's partition by asking each one, largest first (see _owner).
+        self._language_of: dict[str, str] | None = {}
         self._lock = threading.RLock()
         # Lazy loading and incremental saves: partitions not read yet, where we saved last.
         self._pending: dict[str, dict[str, Any]] = {}
         self._pending_counts: dict[str, int] = {}
+        # Per pending partition: id listings and row map read at open, handed over at load,
+        # and its live ids (the same dict as the row map when it has one segment).
+        self._listings: dict[str, tuple[list[Any], dict[str, int] | None]] = {}
+        self._live: dict[str, dict[str, int]] = {}
         self._home: Path | None = None
         self._home_manifest: dict[str, Any] = {}
         self._lex_saved: dict[str, int] = {}
@@ -82,7 +89,7 @@ class LocalBackend:
     def open(self, config: BackendConfig) -> dict[str, Any] | None:
         """Bind to the router's model; a local backend holds no data of its own before this."""
         with self._lock:
-            if self.config is not None and self._language_of:
+            if self.config is not None and self.counts():
                 _check_same_model(self.config, config)
             self.config = config
         return None
@@ -107,10 +114,34 @@ class LocalBackend:
 
     def language_of(self, ids: Sequence[str]) -> dict[str, str]:
         with self._lock:
-            return {d: self._language_of[d] for d in ids if isinstance(d, str) and d in self._language_of}
+            found = {d: self._owner(d) for d in ids if isinstance(d, str)}
+            return {d: lang for d, lang in found.items() if lang is not None}
 
     def __len__(self) -> int:
-        return len(self._language_of)
+        return sum(self.counts().values())
+
+    def _owner(self, doc_id: str) -> str | None:
+        """The partition holding ``doc_id``. Lock held."""
+        if self._language_of is not None:
+            return self._language_of.get(doc_id)
+        for lang, ids in self._id_sets():
+            if doc_id in ids:
+                return lang
+        return None
+
+    def _id_sets(self) -> list[tuple[str, Any]]:
+        """Each partition's ids (its store, or the ids read at open), largest first. Lock held."""
+        sets: list[tuple[str, Any]] = [*self._partitions.items(), *self._live.items()]
+        return sorted(sets, key=lambda item: len(item[1]), reverse=True)
+
+    def _owners(self) -> dict[str, str]:
+        """id -> language of every document, built on the first write after an open. Lock held."""
+        if self._language_of is None:
+            owners: dict[str, str] = {}
+            for lang, ids in self._id_sets():
+                owners.update(dict.fromkeys(ids if isinstance(ids, dict) else ids.ids(), lang))
+            self._language_of = owners
+        return self._language_of
 
     def partition(self, language: str) -> FaissStore | None:
         """The dense store of one language (local backend only)."""
@@ -131,7 +162,8 @@ class LocalBackend:
             else {}
         )
         with self._lock:
-            moved = [d.id for d in docs if self._language_of.get(d.id, d.language) != d.language]
+            owners = self._owners()
+            moved = [d.id for d in docs if owners.get(d.id, d.language) != d.language]
             for doc_id in moved:
                 self._remove(doc_id)
             for lang, group in groups.items():
@@ -145,8 +177,7 @@ class LocalBackend:
                 if conf.lexical:
                     self._lexical[lang].add_tokens(ids, tokens[lang])
                 store.add(np.stack([d.vector for d in group]), texts, [d.metadata for d in group], ids)
-                for doc_id in ids:
-                    self._language_of[doc_id] = lang
+                owners.update(dict.fromkeys(ids, lang))
 
     def _new_store(self, conf: BackendConfig) -> FaissStore:
         return FaissStore(
@@ -158,7 +189,7 @@ class LocalBackend:
         )
 
     def _remove(self, doc_id: str) -> int:
-        lang = self._language_of.pop(doc_id, None)
+        lang = self._owners().pop(doc_id, None)
         if lang is None:
             return 0
         store = self._part(lang)
@@ -174,9 +205,11 @@ class LocalBackend:
         with self._lock:
             self._partitions.clear()
             self._lexical.clear()
-            self._language_of.clear()
+            self._language_of = {}
+            self._live.clear()
             self._pending.clear()
             self._pending_counts.clear()
+            self._listings.clear()
 
     def close(self) -> None:
         """Nothing to release: the data lives in memory until saved."""
@@ -187,7 +220,7 @@ class LocalBackend:
             # One store read per language (not per id), then back into the order asked.
             by_lang: dict[str, list[str]] = {}
             for doc_id in ids:
-                lang = self._language_of.get(doc_id) if isinstance(doc_id, str) else None
+                lang = self._owner(doc_id) if isinstance(doc_id, str) else None
                 if lang is not None:
                     by_lang.setdefault(lang, []).append(doc_id)
             found: dict[str, tuple[str, Record]] = {}
@@ -419,13 +452,19 @@ class LocalBackend:
             manifest = {**self._home_manifest, "options": entry.get("options") or {}}
             store = FaissStore.empty_like(manifest)
             segments = [(self._home / _SEGMENTS / e["name"], e["files"]) for e in entry["segments"]]
-            store.load_segments(segments)
+            listings, base_rows = self._listings.pop(lang, (None, None))
+            self._live.pop(lang, None)
+            lexical_on = self._conf().lexical
+            known = (
+                (list(listings[0]["ids"]), dict(base_rows)) if lexical_on and listings and base_rows else None
+            )
+            store.load_segments(segments, listings=listings, base_rows=base_rows)
             if len(store) != entry.get("count"):
                 raise StoreFormatError(
                     f"partition {lang!r} in {self._home} holds {len(store)} documents, "
                     f"manifest says {entry.get('count')}"
                 )
-            if self._conf().lexical:
+            if lexical_on:
                 lexical = None
                 for folder, files in segments:
                     if "rows.npz" in files:  # a delta: its arrays are in the segment's .npz
@@ -442,7 +481,7 @@ class LocalBackend:
                     else:
                         state = LexicalState.read(folder, _LEXICAL, mmap=True)
                     if lexical is None or state.meta.get("kind") == "full":
-                        lexical = LexicalIndex.from_state(state)
+                        lexical = LexicalIndex.from_state(state, slots=known)
                     else:
                         lexical.apply_delta(state)
                 assert lexical is not None
@@ -476,35 +515,27 @@ class LocalBackend:
         partitions = manifest.get("partitions")
         if not isinstance(partitions, dict):
             raise StoreFormatError(f"{path} manifest lists no partitions")
+        owners: list[tuple[str, dict[str, int]]] = []  # each partition's live ids
         for lang, entry in partitions.items():
             segments = entry.get("segments") if isinstance(entry, dict) else None
             if not segments or not segments[0].get("full"):
                 raise StoreFormatError(f"partition {lang!r} in {path} has no full first segment")
-            live: dict[str, None] = {}
-            for seg in segments:
-                sub = path / _SEGMENTS / str(seg.get("name"))
-                files = seg.get("files") or {}
-                listed = {k: v for k, v in files.items() if k in ("ids.json", "rows.npz")}
-                if not listed:
-                    raise StoreFormatError(f"segment {sub} lists no ids")
-                _atomic.check_files(sub, listed)  # a delta's rows.npz is small: checked here
-                listing = read_listing(sub, files)
-                for d in listing.get("deleted", []) if isinstance(listing, dict) else []:
-                    live.pop(d, None)
-                for d in listing.get("ids", []) if isinstance(listing, dict) else []:
-                    live.pop(d, None)
-                    live[d] = None
+            listings, base_rows, live = _read_listings(path, segments)
             if len(live) != entry.get("count"):
                 raise StoreFormatError(
                     f"partition {lang!r} in {path} holds {len(live)} documents, "
                     f"manifest says {entry.get('count')}"
                 )
-            for d in live:
-                if d in backend._language_of:
-                    raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
-                backend._language_of[d] = lang
+            for _, other in owners:  # each against the ones before: C-level set checks
+                if not other.keys().isdisjoint(live.keys()):  # iterates the smaller
+                    twice = next(d for d in live if d in other)
+                    raise StoreFormatError(f"id {twice!r} appears in two partitions of {path}")
+            owners.append((lang, live))
             backend._pending[lang] = entry
             backend._pending_counts[lang] = len(live)
+            backend._listings[lang] = (listings, base_rows)
+            backend._live[lang] = live
+        backend._language_of = None  # built on the first write; queries ask the partitions
         backend._home, backend._home_manifest = path.absolute(), manifest
         options = {key: value for key, value in manifest.items() if key not in _RESERVED}
         return backend, options
@@ -541,12 +572,51 @@ class LocalBackend:
                 records = store.records()
                 backend._lexical[lang] = LexicalIndex(lang)
                 backend._lexical[lang].add([r.id for r in records], [r.text for r in records])
+            owners = backend._owners()
             for d in store.ids():
-                if d in backend._language_of:
+                if d in owners:
                     raise StoreFormatError(f"id {d!r} appears in two partitions of {path}")
-                backend._language_of[d] = lang
+                owners[d] = lang
         options = {key: value for key, value in manifest.items() if key not in _RESERVED}
         return backend, options
+
+
+def _read_listings(
+    path: Path, segments: Sequence[dict[str, Any]]
+) -> tuple[list[Any], dict[str, int] | None, dict[str, int]]:
+    """A partition's id listings (checked), its full segment's id -> row map and its live ids.
+
+    The row map is built once here and handed to the partition's store and BM25 index when
+    the partition loads: a dict of a million ids costs a third of a second to build, a copy
+    a fiftieth. None when the full segment lists an id twice (the store's own replay copes).
+    """
+    listings: list[Any] = []
+    base_rows: dict[str, int] | None = None
+    live: dict[str, int] = {}
+    for seg in segments:
+        sub = path / _SEGMENTS / str(seg.get("name"))
+        files = seg.get("files") or {}
+        listed = {k: v for k, v in files.items() if k in ("ids.json", "rows.npz")}
+        if not listed:
+            raise StoreFormatError(f"segment {sub} lists no ids")
+        _atomic.check_files(sub, listed)  # a delta's rows.npz is small: checked here
+        listing = read_listing(sub, files)
+        ids = listing.get("ids") if isinstance(listing, dict) else None
+        deleted = listing.get("deleted") if isinstance(listing, dict) else None
+        if not (are_ids(ids) and are_ids(deleted)):
+            raise StoreFormatError(f"segment ids in {sub} are not lists of ids")
+        listings.append(listing)
+        if not listings[1:]:  # the full segment
+            rows = dict(zip(ids, range(len(ids))))
+            base_rows = rows if len(rows) == len(ids) else None
+            live = rows if len(segments) == 1 else dict(rows)
+            continue
+        for d in deleted:
+            live.pop(d, None)
+        for d in ids:
+            live.pop(d, None)
+            live[d] = -1
+    return listings, base_rows, live
 
 
 def describe(folder: str | Path) -> dict[str, Any]:
