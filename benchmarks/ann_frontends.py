@@ -4,7 +4,8 @@ Why: the warm dense query on a 100k single-language partition is dominated by th
 fast-scan that ``index="auto"`` uses (M = dim/2 sub-quantisers of 4 bits, 100 candidates
 re-ranked exactly). This measures, on the synthetic 1024-d model and English corpus of
 benchmarks/scale.py, what the alternatives give: fewer sub-quantisers with a larger
-re-rank pool, and IVF front ends (``IndexIVFPQFastScan``, inner-product and L2 coarse
+re-rank pool, 1-bit RaBitQ codes, HNSW graphs (float32 and int8, their beam re-ranked
+exactly), and IVF front ends (``IndexIVFPQFastScan``, inner-product and L2 coarse
 quantisers) at several ``nprobe``. recall@10 is against an exact scan; time is CPU time per
 query on one thread (``time.process_time``, best of 3), re-rank included.
 
@@ -81,6 +82,31 @@ def main() -> None:
         for pool in (100, 400):
             ms, rec = _measure(rerank(index, pool), qv, exact)
             print(f"| PQ fast-scan M={m} | {pool} | {ms:.3f} | {rec:.4f} |", flush=True)
+    if hasattr(faiss, "IndexRaBitQFastScan"):  # faiss >= 1.12: 1-bit codes with error bounds
+        index = faiss.IndexRaBitQFastScan(d, faiss.METRIC_INNER_PRODUCT)
+        index.train(train)
+        index.add(x)
+        index.qb = 8
+        for pool in (100, 400):
+            ms, rec = _measure(rerank(index, pool), qv, exact)
+            print(f"| RaBitQ fast-scan (1 bit a dimension, query 8 bits) | {pool} | {ms:.3f} | {rec:.4f} |")
+    for label, make in (
+        ("HNSW M=32, float32", lambda: faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)),
+        (
+            "HNSW M=32, int8 (SQ8)",
+            lambda: faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT),
+        ),
+    ):
+        index = make()
+        index.hnsw.efConstruction = 80
+        index.train(train)
+        faiss.omp_set_num_threads(2)  # the build only
+        index.add(x)
+        faiss.omp_set_num_threads(1)
+        for ef in (64, 256, 512):
+            index.hnsw.efSearch = ef
+            ms, rec = _measure(rerank(index, ef), qv, exact)
+            print(f"| {label}, efSearch {ef} | {ef} | {ms:.3f} | {rec:.4f} |", flush=True)
     for metric, name in ((faiss.METRIC_INNER_PRODUCT, "IP"), (faiss.METRIC_L2, "L2")):
         for nlist in (256, 1024):
             coarse = faiss.IndexFlatIP(d) if name == "IP" else faiss.IndexFlatL2(d)

@@ -67,6 +67,10 @@ RERANK = 100  # the first re-rank pool; it grows while the certainty test below 
 # Chosen on the even queries of benchmarks/rerank_certainty.py (synthetic 1024-d English,
 # 100k and 1M); a fixed pool of 100 fell to recall@10 0.965 at 1M, where near-copies tie.
 CERTAINTY = 3.0
+# Ranks the test protects; deeper ranks of a larger k (the hybrid pool's 30 candidates) come
+# from the same widened pool, best effort: certifying the 30th made the hybrid pool's dense
+# search 20% slower on 9k-document partitions.
+CERTAIN_RANKS = 10
 # The first fast-scan fetches twice the pool, and one more candidate per this many rows: the
 # ties grow with the corpus, and a second scan to fetch more costs as much as the first.
 _ROWS_PER_FETCHED = 2500
@@ -209,10 +213,11 @@ class FaissStore:
     """Thread-safe FAISS-backed document store with upsert, delete and pre-filtered search.
 
     ``dim=None`` fixes the dimension at the first add. ``index``: ``"flat"`` scans every
-    vector exactly; ``"auto"`` does so below ``exact_below`` documents and above it takes a
-    candidate pool of ``rerank`` rows from a 4-bit product-quantised fast-scan index
-    (``faiss.IndexPQFastScan``, dim/4 bytes a row), re-ranked exactly against the stored
-    vectors; ``"hnsw"`` uses a graph (``faiss.IndexHNSWFlat``, an extra float32 copy).
+    vector exactly; ``"auto"`` does so below ``exact_below`` documents and above it takes
+    candidates from a 4-bit product-quantised fast-scan index (``faiss.IndexPQFastScan``,
+    dim/4 bytes a row) and re-ranks them exactly against the stored vectors, ``rerank`` at
+    first and more until the rest cannot plausibly reach the top k (``CERTAINTY``);
+    ``"hnsw"`` uses a graph (``faiss.IndexHNSWFlat``, an extra float32 copy).
     ``vectors`` is how vectors are kept: ``"float32"`` (4 bytes a dimension), ``"float16"``
     (2) or ``"int8"`` (1, plus a scale per row); scores are computed from what is kept.
     The defaults were measured in benchmarks/store_compact.py (recall@10 against exact
@@ -649,7 +654,8 @@ class FaissStore:
     def _certified(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, start: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Fast-scan candidates re-ranked until the rest cannot plausibly reach the top k.
+        """Fast-scan candidates re-ranked until the rest cannot plausibly reach the top k
+        (its first ``CERTAIN_RANKS``).
 
         The quantiser's error on the re-ranked rows (approximate minus stored score) gives a
         mean and spread; the next unranked row, whose approximate score bounds every row after
@@ -681,7 +687,8 @@ class FaissStore:
                     return _top(rows.astype(np.int64), sims, k) if len(rows) >= k else None
                 if len(rows) >= k:
                     err = np.concatenate(approx_parts) - sims
-                    kth = float(np.partition(sims, len(sims) - k)[len(sims) - k])
+                    top = min(k, CERTAIN_RANKS)
+                    kth = float(np.partition(sims, len(sims) - top)[len(sims) - top])
                     nxt = float(approx[n] if n < got else approx[-1])
                     if nxt - float(err.mean()) + CERTAINTY * float(err.std()) < kth:
                         return _top(rows.astype(np.int64), sims, k)

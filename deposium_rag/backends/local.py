@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class LocalBackend:
         self._partitions: dict[str, FaissStore] = {}
         self._lexical: dict[str, LexicalIndex] = {}
         # id -> language, built on first write after an open (None until then): a query finds
-        # an id's partition by asking each one, largest first (see _owner).
+        # an id's partition by asking each one, largest first (see _owner_lookup).
         self._language_of: dict[str, str] | None = {}
         self._lock = threading.RLock()
         # Lazy loading and incremental saves: partitions not read yet, where we saved last.
@@ -114,20 +114,26 @@ class LocalBackend:
 
     def language_of(self, ids: Sequence[str]) -> dict[str, str]:
         with self._lock:
-            found = {d: self._owner(d) for d in ids if isinstance(d, str)}
+            owner = self._owner_lookup()
+            found = {d: owner(d) for d in ids if isinstance(d, str)}
             return {d: lang for d, lang in found.items() if lang is not None}
 
     def __len__(self) -> int:
         return sum(self.counts().values())
 
-    def _owner(self, doc_id: str) -> str | None:
-        """The partition holding ``doc_id``. Lock held."""
+    def _owner_lookup(self) -> Callable[[str], str | None]:
+        """id -> the partition holding it, for the ids of one call. Lock held."""
         if self._language_of is not None:
-            return self._language_of.get(doc_id)
-        for lang, ids in self._id_sets():
-            if doc_id in ids:
-                return lang
-        return None
+            return self._language_of.get
+        sets = self._id_sets()
+
+        def owner(doc_id: str) -> str | None:
+            for lang, ids in sets:
+                if doc_id in ids:
+                    return lang
+            return None
+
+        return owner
 
     def _id_sets(self) -> list[tuple[str, Any]]:
         """Each partition's ids (its store, or the ids read at open), largest first. Lock held."""
@@ -219,8 +225,9 @@ class LocalBackend:
         with self._lock:
             # One store read per language (not per id), then back into the order asked.
             by_lang: dict[str, list[str]] = {}
+            owner = self._owner_lookup()
             for doc_id in ids:
-                lang = self._owner(doc_id) if isinstance(doc_id, str) else None
+                lang = owner(doc_id) if isinstance(doc_id, str) else None
                 if lang is not None:
                     by_lang.setdefault(lang, []).append(doc_id)
             found: dict[str, tuple[str, Record]] = {}
