@@ -184,6 +184,9 @@ def test_tampered_segment_gives_a_clear_error(router, embedder, tmp_path: Path, 
     loaded = LanguageRouter.load(folder, embedder)  # opening reads only manifest and ids
     with pytest.raises(StoreFormatError, match=message):
         loaded.search("Quantencomputer", k=2, language="de")
+    assert loaded.language_of("de1") == "de" and loaded.counts() == router.counts()  # as before
+    with pytest.raises(StoreFormatError, match=message):  # and again: nothing half-loaded kept
+        loaded.search("Quantencomputer", k=2, language="de")
 
 
 def test_an_id_in_two_partitions_is_refused_at_open(router: LanguageRouter, embedder, tmp_path: Path) -> None:

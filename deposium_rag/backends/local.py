@@ -459,8 +459,8 @@ class LocalBackend:
             manifest = {**self._home_manifest, "options": entry.get("options") or {}}
             store = FaissStore.empty_like(manifest)
             segments = [(self._home / _SEGMENTS / e["name"], e["files"]) for e in entry["segments"]]
+            # The store takes these over; a failed load reads them again from disk next time.
             listings, base_rows = self._listings.pop(lang, (None, None))
-            self._live.pop(lang, None)
             lexical_on = self._conf().lexical
             known = (
                 (list(listings[0]["ids"]), dict(base_rows)) if lexical_on and listings and base_rows else None
@@ -501,6 +501,7 @@ class LocalBackend:
             self._partitions[lang] = store
             del self._pending[lang]
             self._pending_counts.pop(lang, None)
+            self._live.pop(lang, None)
             return store
 
     @classmethod
