@@ -99,8 +99,8 @@ def make_model(folder: Path, *, vocab_size: int = 150_000, dim: int = 1024, seed
     config = folder / "config.json"
     if config.is_file():
         cfg = json.loads(config.read_text())
-        if cfg.get("hidden_dim") == dim and cfg.get("synthetic_vocab") == vocab_size:
-            return folder
+        if cfg.get("synthetic_dim") == dim and cfg.get("synthetic_vocab") == vocab_size:
+            return folder  # model2vec's config has no dimension: ours records it
     from model2vec import StaticModel
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -129,5 +129,6 @@ def make_model(folder: Path, *, vocab_size: int = 150_000, dim: int = 1024, seed
     model.save_pretrained(folder)
     cfg = json.loads(config.read_text())
     cfg["synthetic_vocab"] = vocab_size
+    cfg["synthetic_dim"] = dim
     config.write_text(json.dumps(cfg, indent=2))
     return folder
