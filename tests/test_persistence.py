@@ -189,8 +189,11 @@ def test_tampered_segment_gives_a_clear_error(router, embedder, tmp_path: Path, 
         loaded.search("Quantencomputer", k=2, language="de")
 
 
-def test_an_id_in_two_partitions_is_refused_at_open(router: LanguageRouter, embedder, tmp_path: Path) -> None:
-    """Checksums match (rewritten), yet the listings disagree: the open names the id."""
+def test_an_id_in_two_partitions_is_refused_before_a_write(
+    router: LanguageRouter, embedder, tmp_path: Path
+) -> None:
+    """Checksums match (rewritten), yet two listings hold one id: the first write names it and
+    changes nothing."""
     folder = router.save(tmp_path / "r")
     manifest = json.loads((folder / "manifest.json").read_text())
     seg = manifest["partitions"]["de"]["segments"][0]
@@ -198,8 +201,11 @@ def test_an_id_in_two_partitions_is_refused_at_open(router: LanguageRouter, embe
     listing.write_text(listing.read_text().replace('"de1"', '"en1"'))
     seg["files"]["ids.json"] = _atomic.sha256_file(listing)
     (folder / "manifest.json").write_text(json.dumps(manifest))
+    loaded = LanguageRouter.load(folder, embedder)
+    before = loaded.counts()
     with pytest.raises(StoreFormatError, match="'en1' appears in two partitions"):
-        LanguageRouter.load(folder, embedder)
+        loaded.add(["A new English sentence about trains."], ids=["en9"])
+    assert loaded.counts() == before and loaded.get(["en9"]) == []
 
 
 def test_missing_segment_folder(router: LanguageRouter, embedder, tmp_path: Path) -> None:

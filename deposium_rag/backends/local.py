@@ -141,11 +141,19 @@ class LocalBackend:
         return sorted(sets, key=lambda item: len(item[1]), reverse=True)
 
     def _owners(self) -> dict[str, str]:
-        """id -> language of every document, built on the first write after an open. Lock held."""
+        """id -> language of every document, built on the first write after an open. Lock held.
+
+        Also where the partitions' ids first meet: an id listed by two of them (the listings'
+        checksums matched, so the folder was written wrongly) is refused here, before any
+        change, rather than at open, where checking every pair cost more than the open."""
         if self._language_of is None:
             owners: dict[str, str] = {}
-            for lang, ids in self._id_sets():
-                owners.update(dict.fromkeys(ids if isinstance(ids, dict) else ids.ids(), lang))
+            sets = [(lang, ids if isinstance(ids, dict) else ids.ids()) for lang, ids in self._id_sets()]
+            for lang, ids in sets:
+                owners.update(dict.fromkeys(ids, lang))
+            if len(owners) != sum(len(ids) for _, ids in sets):
+                twice = next(d for lang, ids in sets for d in ids if owners[d] != lang)
+                raise StoreFormatError(f"id {twice!r} appears in two partitions of {self._home}")
             self._language_of = owners
         return self._language_of
 
@@ -523,7 +531,6 @@ class LocalBackend:
         partitions = manifest.get("partitions")
         if not isinstance(partitions, dict):
             raise StoreFormatError(f"{path} manifest lists no partitions")
-        owners: list[tuple[str, dict[str, int]]] = []  # each partition's live ids
         for lang, entry in partitions.items():
             segments = entry.get("segments") if isinstance(entry, dict) else None
             if not segments or not segments[0].get("full"):
@@ -534,11 +541,6 @@ class LocalBackend:
                     f"partition {lang!r} in {path} holds {len(live)} documents, "
                     f"manifest says {entry.get('count')}"
                 )
-            for _, other in owners:  # each against the ones before: C-level set checks
-                if not other.keys().isdisjoint(live.keys()):  # iterates the smaller
-                    twice = next(d for d in live if d in other)
-                    raise StoreFormatError(f"id {twice!r} appears in two partitions of {path}")
-            owners.append((lang, live))
             backend._pending[lang] = entry
             backend._pending_counts[lang] = len(live)
             backend._listings[lang] = (listings, base_rows)
