@@ -111,3 +111,35 @@ def test_a_reopened_store_skips_reading_unchanged_files_and_catches_a_tampered_o
     with pytest.raises(StoreFormatError, match="does not match its checksum"):
         FaissStore.load(tmp_path / "s")
     assert texts in calls  # read again: its change time moved
+
+
+def test_large_folders_are_checked_on_several_threads(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above _PARALLEL_BYTES the files are hashed on worker threads; a mismatch is still
+    reported for the first damaged file in manifest order."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    store = FaissStore(8)
+    store.add(rng.normal(size=(50, 8)).astype(np.float32), [f"t{i}" for i in range(50)])
+    store.save(tmp_path / "s")
+    threads: list[str] = []
+
+    def compute(path: Path) -> str:
+        threads.append(threading.current_thread().name)
+        return _CRC32(path)
+
+    monkeypatch.setattr(_atomic, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(_atomic.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_atomic, "crc32_file", compute)
+    assert len(FaissStore.load(tmp_path / "s")) == 50
+    assert len(threads) > 1 and all(name.startswith("deposium-checksum") for name in threads)
+    order = list(json.loads((tmp_path / "s" / "manifest.json").read_text())["files"])
+    damaged = [name for name in order if name in ("texts.npy", "vectors.npy")]
+    for name in damaged:
+        raw = bytearray((tmp_path / "s" / name).read_bytes())
+        raw[-1] ^= 0xFF
+        (tmp_path / "s" / name).write_bytes(bytes(raw))
+    with pytest.raises(StoreFormatError, match=f"{damaged[0]} does not match its checksum"):
+        FaissStore.load(tmp_path / "s")
