@@ -139,7 +139,7 @@ _PARALLEL_BYTES = 64 << 20
 
 
 def check_files(folder: Path, files: dict[str, str]) -> None:
-    """Verify every file listed in a manifest exists and matches its sha256."""
+    """Verify every file listed in a manifest exists and matches its checksum (sha256 or crc32)."""
     sizes = {}
     for name in files:
         path = folder / name

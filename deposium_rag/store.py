@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 IndexKind = Literal["flat", "auto", "hnsw"]
+Listing = tuple[list[str], list[str]]  # a segment's (ids, deleted)
 INDEX_KINDS = ("flat", "auto", "hnsw")
 # index="auto": exact below this many documents, PQ fast-scan + exact re-rank of RERANK
 # candidates above (chosen in benchmarks/store_compact.py: recall@10 >= 0.98 at 1024-d).
@@ -923,25 +924,18 @@ class FaissStore:
         segments: Sequence[tuple[Path, Mapping[str, str]]],
         *,
         mmap: bool = True,
-        listings: Sequence[Any] | None = None,
+        listings: Sequence[Listing] | None = None,
         base_rows: dict[str, int] | None = None,
     ) -> None:
         """Fill this empty store from segments (the first one full), checking every checksum.
 
-        ``listings``: each segment's id listing already read by the caller, and ``base_rows``
-        the first one's ``dict(zip(ids, range(len(ids))))``, so a million ids are parsed and
-        hashed once; this store takes ownership of both."""
+        ``listings``: each segment's :func:`read_listing` already read by the caller, and
+        ``base_rows`` the first one's ``dict(zip(ids, range(len(ids))))``, so a million ids are
+        parsed and hashed once; this store takes ownership of both."""
         parts = []
         for i, (folder, files) in enumerate(segments):
             _atomic.check_files(folder, dict(files))
-            listing = listings[i] if listings is not None else read_listing(folder, files)
-            ids, deleted = (
-                (listing.get("ids"), listing.get("deleted")) if isinstance(listing, dict) else (None, None)
-            )
-            if not (
-                isinstance(ids, list) and isinstance(deleted, list) and are_ids(ids) and are_ids(deleted)
-            ):
-                raise StoreFormatError(f"segment ids in {folder} are not lists of ids")
+            ids, deleted = listings[i] if listings is not None else read_listing(folder, files)
             arrays = {name: load_npy(folder / name, mmap) for name in files if name.endswith(".npy")}
             arrays.update({f"{k}.npy": v for k, v in read_pack(folder, files).items() if "." not in k})
             for name in ("texts.npy", "texts_ends.npy", "metas.npy", "metas_ends.npy"):
@@ -1058,7 +1052,7 @@ def json_bytes(data: Any) -> np.ndarray:
     return np.frombuffer(json.dumps(data, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
 
 
-def are_ids(values: Any) -> bool:
+def _are_ids(values: Any) -> bool:
     """A list of non-empty strs, checked at C speed: a million ids are read on every open."""
     if not isinstance(values, list):
         return False
@@ -1069,17 +1063,23 @@ def are_ids(values: Any) -> bool:
     return "" not in values
 
 
-def read_listing(folder: Path, files: Mapping[str, str]) -> Any:
-    """A segment's ``{"ids", "deleted"}``: ``ids.json`` (full) or inside ``rows.npz`` (delta)."""
+def read_listing(folder: Path, files: Mapping[str, str]) -> Listing:
+    """A segment's ``(ids, deleted)``, checked: from ``ids.json`` (full) or inside ``rows.npz``
+    (delta)."""
     if _IDS_FILE in files:
-        return _atomic.read_json(folder / _IDS_FILE, "segment ids")
-    pack = read_pack(folder, files)
-    if _IDS_KEY not in pack:
-        raise StoreFormatError(f"segment {folder} lists no ids")
-    try:
-        return json.loads(pack[_IDS_KEY].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreFormatError(f"segment ids in {folder} are not valid JSON: {exc}") from None
+        listing = _atomic.read_json(folder / _IDS_FILE, "segment ids")
+    else:
+        pack = read_pack(folder, files)
+        if _IDS_KEY not in pack:
+            raise StoreFormatError(f"segment {folder} lists no ids")
+        try:
+            listing = json.loads(pack[_IDS_KEY].tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreFormatError(f"segment ids in {folder} are not valid JSON: {exc}") from None
+    ids, deleted = (listing.get("ids"), listing.get("deleted")) if isinstance(listing, dict) else (None, None)
+    if not (_are_ids(ids) and _are_ids(deleted)):
+        raise StoreFormatError(f"segment ids in {folder} are not lists of ids")
+    return ids, deleted
 
 
 def read_pack(folder: Path, files: Mapping[str, str]) -> dict[str, np.ndarray]:

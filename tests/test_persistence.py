@@ -208,6 +208,20 @@ def test_an_id_in_two_partitions_is_refused_before_a_write(
     assert loaded.counts() == before and loaded.get(["en9"]) == []
 
 
+@pytest.mark.parametrize("bad", [[1, "de2"], ["", "de2"], "de1"])
+def test_a_listing_that_is_not_ids_is_refused_at_open(router, embedder, tmp_path: Path, bad) -> None:
+    """Checksums match (rewritten), yet the listing holds a number, an empty id or no list."""
+    folder = router.save(tmp_path / "r")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    seg = manifest["partitions"]["de"]["segments"][0]
+    listing = folder / "segments" / seg["name"] / "ids.json"
+    listing.write_text(json.dumps({**json.loads(listing.read_text()), "ids": bad}))
+    seg["files"]["ids.json"] = _atomic.sha256_file(listing)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreFormatError, match="are not lists of ids"):
+        LanguageRouter.load(folder, embedder)
+
+
 def test_missing_segment_folder(router: LanguageRouter, embedder, tmp_path: Path) -> None:
     folder = router.save(tmp_path / "r")
     import shutil

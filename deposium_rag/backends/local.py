@@ -26,9 +26,9 @@ from deposium_rag.store import (
     INDEX_KINDS,
     FaissStore,
     IndexKind,
+    Listing,
     Record,
     VectorKind,
-    are_ids,
     json_bytes,
     read_listing,
     read_pack,
@@ -79,7 +79,7 @@ class LocalBackend:
         self._pending_counts: dict[str, int] = {}
         # Per pending partition: id listings and row map read at open, handed over at load,
         # and its live ids (the same dict as the row map when it has one segment).
-        self._listings: dict[str, tuple[list[Any], dict[str, int] | None]] = {}
+        self._listings: dict[str, tuple[list[Listing], dict[str, int] | None]] = {}
         self._live: dict[str, dict[str, int]] = {}
         self._home: Path | None = None
         self._home_manifest: dict[str, Any] = {}
@@ -470,9 +470,7 @@ class LocalBackend:
             # The store takes these over; a failed load reads them again from disk next time.
             listings, base_rows = self._listings.pop(lang, (None, None))
             lexical_on = self._conf().lexical
-            known = (
-                (list(listings[0]["ids"]), dict(base_rows)) if lexical_on and listings and base_rows else None
-            )
+            known = (list(listings[0][0]), dict(base_rows)) if lexical_on and listings and base_rows else None
             store.load_segments(segments, listings=listings, base_rows=base_rows)
             if len(store) != entry.get("count"):
                 raise StoreFormatError(
@@ -593,14 +591,14 @@ class LocalBackend:
 
 def _read_listings(
     path: Path, segments: Sequence[dict[str, Any]]
-) -> tuple[list[Any], dict[str, int] | None, dict[str, int]]:
+) -> tuple[list[Listing], dict[str, int] | None, dict[str, int]]:
     """A partition's id listings (checked), its full segment's id -> row map and its live ids.
 
     The row map is built once here and handed to the partition's store and BM25 index when
     the partition loads: a dict of a million ids costs a third of a second to build, a copy
     a fiftieth. None when the full segment lists an id twice (the store's own replay copes).
     """
-    listings: list[Any] = []
+    listings: list[Listing] = []
     base_rows: dict[str, int] | None = None
     live: dict[str, int] = {}
     for seg in segments:
@@ -610,12 +608,8 @@ def _read_listings(
         if not listed:
             raise StoreFormatError(f"segment {sub} lists no ids")
         _atomic.check_files(sub, listed)  # a delta's rows.npz is small: checked here
-        listing = read_listing(sub, files)
-        ids = listing.get("ids") if isinstance(listing, dict) else None
-        deleted = listing.get("deleted") if isinstance(listing, dict) else None
-        if not (are_ids(ids) and are_ids(deleted)):
-            raise StoreFormatError(f"segment ids in {sub} are not lists of ids")
-        listings.append(listing)
+        ids, deleted = read_listing(sub, files)
+        listings.append((ids, deleted))
         if not listings[1:]:  # the full segment
             rows = dict(zip(ids, range(len(ids))))
             base_rows = rows if len(rows) == len(ids) else None
