@@ -595,8 +595,8 @@ def _read_listings(
     """A partition's id listings (checked), its full segment's id -> row map and its live ids.
 
     The row map is built once here and handed to the partition's store and BM25 index when
-    the partition loads: a dict of a million ids costs a third of a second to build, a copy
-    a fiftieth. None when the full segment lists an id twice (the store's own replay copes).
+    the partition loads: building a dict of a million ids costs far more than copying one.
+    None when the full segment lists an id twice (the store's own replay copes).
     """
     listings: list[Listing] = []
     base_rows: dict[str, int] | None = None
