@@ -9,6 +9,7 @@ back when the crash fell between the two renames.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -38,12 +39,89 @@ def crc32_file(path: Path) -> str:
 
     Checksums guard against truncation and corruption, not against an editor who can rewrite
     the manifest too; CRC-32 catches every burst error and random damage but for 2^-32.
+    A file of ``_SPLIT_BYTES`` or more is read as a few ranges on threads (zlib and reads
+    release the GIL) whose checksums are joined with :func:`crc32_combine`: the same value.
     """
-    crc = 0
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            crc = zlib.crc32(block, crc)
+        fd = fh.fileno()
+        size = os.fstat(fd).st_size
+        parts = min(_SPLIT_WAYS, os.cpu_count() or 1) if size >= _SPLIT_BYTES else 1
+        if parts < 2 or not hasattr(os, "preadv"):
+            return f"crc32:{_crc32_range(fd, 0, size):08x}"
+        bounds = [size * i // parts for i in range(parts + 1)]
+        ranges = list(itertools.pairwise(bounds))
+        with ThreadPoolExecutor(parts - 1, thread_name_prefix="deposium-crc32") as pool:
+            rest = [pool.submit(_crc32_range, fd, a, b) for a, b in ranges[1:]]
+            crc = _crc32_range(fd, *ranges[0])
+            for job, (a, b) in zip(rest, ranges[1:]):
+                crc = crc32_combine(crc, job.result(), b - a)
     return f"crc32:{crc:08x}"
+
+
+# A file this large is checksummed as _SPLIT_WAYS ranges at once (the vectors of a large
+# partition: 3.8 GB at 1M documents of 1024 dims).
+_SPLIT_BYTES = 256 << 20
+_SPLIT_WAYS = 4
+_BLOCK = 1 << 22
+
+
+def _crc32_range(fd: int, start: int, stop: int) -> int:
+    """CRC-32 of bytes ``start:stop`` of an open file, read into one reused buffer (a file
+    that got shorter meanwhile just gives another value, which then fails its check)."""
+    crc, pos = 0, start
+    if not hasattr(os, "preadv"):  # no positional reads: one sequential pass of the whole file
+        with open(fd, "rb", closefd=False) as fh:
+            fh.seek(start)
+            for block in iter(lambda: fh.read(min(_BLOCK, stop - fh.tell())), b""):
+                crc = zlib.crc32(block, crc)
+        return crc
+    view = memoryview(bytearray(min(_BLOCK, max(1, stop - start))))
+    while pos < stop:
+        n = os.preadv(fd, [view[: min(len(view), stop - pos)]], pos)
+        if n <= 0:
+            break
+        crc = zlib.crc32(view[:n], crc)
+        pos += n
+    return crc
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's
+    ``crc32_combine``, which Python's zlib module does not expose): ``len(b)`` zero bits are
+    fed through ``crc1`` by squaring the CRC's shift operator over GF(2)."""
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:  # one zero byte first, then doubling: apply where len2 has a bit set
+        even = _gf2_square(odd)
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    out, i = 0, 0
+    while vector:
+        if vector & 1:
+            out ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return out
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
 
 
 def file_checksum(path: Path, expected: str) -> str:

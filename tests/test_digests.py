@@ -143,3 +143,46 @@ def test_large_folders_are_checked_on_several_threads(
         (tmp_path / "s" / name).write_bytes(bytes(raw))
     with pytest.raises(StoreFormatError, match=f"{damaged[0]} does not match its checksum"):
         FaissStore.load(tmp_path / "s")
+
+
+def test_crc32_combine_joins_the_checksums_of_two_parts() -> None:
+    import random
+    import zlib
+
+    rnd = random.Random(0)
+    for _ in range(200):
+        a = rnd.randbytes(rnd.randrange(0, 3000))
+        b = rnd.randbytes(rnd.choice([0, 1, rnd.randrange(0, 3000)]))
+        assert _atomic.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_a_large_file_is_checksummed_in_ranges_with_the_same_value(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above _SPLIT_BYTES a file is read as ranges on threads; the value is the whole file's
+    CRC-32 (what every saved manifest holds), and damage in any range still shows."""
+    import zlib
+
+    data = bytearray(np.random.default_rng(1).integers(0, 256, 100_003, dtype=np.uint8).tobytes())
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(data))
+    whole = f"crc32:{zlib.crc32(bytes(data)):08x}"
+    assert _atomic.crc32_file(path) == whole  # below the threshold: one pass
+    ranges: list[tuple[int, int]] = []
+    crc_range = _atomic._crc32_range
+
+    def counting(fd: int, start: int, stop: int) -> int:
+        ranges.append((start, stop))
+        return crc_range(fd, start, stop)
+
+    monkeypatch.setattr(_atomic, "_SPLIT_BYTES", 1000)
+    monkeypatch.setattr(_atomic, "_BLOCK", 4096)  # several reads per range
+    monkeypatch.setattr(_atomic.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(_atomic, "_crc32_range", counting)
+    assert _atomic.crc32_file(path) == whole
+    assert sorted(ranges) == [(0, 33_334), (33_334, 66_668), (66_668, 100_003)]
+    data[50_000] ^= 0x01  # inside the second range
+    path.write_bytes(bytes(data))
+    assert _atomic.crc32_file(path) == f"crc32:{zlib.crc32(bytes(data)):08x}" != whole
+    path.write_bytes(b"")
+    assert _atomic.crc32_file(path) == f"crc32:{zlib.crc32(b''):08x}"
