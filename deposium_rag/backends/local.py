@@ -475,13 +475,12 @@ class LocalBackend:
             known = (list(listings[0][0]), dict(base_rows)) if lexical_on and listings and base_rows else None
             lexical = None
             if lexical_on and any(_ANN in files for _, files in segments):
-                # The dense side loads on a worker thread while this one reads the lexical side
-                # (checked first here: it is parsed before the worker reaches its files): reading
-                # the ANN index releases the GIL (at 1M documents it is 250 MB).
+                # The dense side loads on a worker thread while this one reads the lexical side:
+                # reading the ANN index releases the GIL (at 1M documents it is 250 MB).
                 with ThreadPoolExecutor(1, thread_name_prefix="deposium-load") as pool:
                     dense = pool.submit(store.load_segments, segments, listings=listings, base_rows=base_rows)
                     try:
-                        lexical = _read_lexical(segments, known, check=True)
+                        lexical = _read_lexical(segments, known)
                     finally:
                         dense.result()  # a damaged dense file is reported first, as when sequential
             else:
@@ -663,19 +662,11 @@ def _check_same_model(old: BackendConfig, new: BackendConfig) -> None:
 
 
 def _read_lexical(
-    segments: list[tuple[Path, dict[str, str]]],
-    known: tuple[list[str], dict[str, int]] | None,
-    check: bool = False,
+    segments: list[tuple[Path, dict[str, str]]], known: tuple[list[str], dict[str, int]] | None
 ) -> LexicalIndex:
-    """A partition's BM25 index from its segments: the last full state, then each delta.
-
-    ``check``: verify a full segment's lexical files against the manifest before parsing them
-    (when the store's load, which checks every file, has not run yet). A delta's ``rows.npz``
-    was checked when the router opened."""
+    """A partition's BM25 index from its segments: the last full state, then each delta."""
     lexical = None
     for folder, files in segments:
-        if check and "rows.npz" not in files:
-            _atomic.check_files(folder, {n: h for n, h in files.items() if n.startswith(f"{_LEXICAL}.")})
         if "rows.npz" in files:  # a delta: its arrays are in the segment's .npz
             prefix = f"{_LEXICAL}."
             pack = read_pack(folder, files)
