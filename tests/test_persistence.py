@@ -376,34 +376,3 @@ def test_tampered_delta_segment_is_refused_at_open(router: LanguageRouter, embed
     _poke(folder / "segments" / delta["name"] / "rows.npz")
     with pytest.raises(StoreFormatError, match="checksum"):
         LanguageRouter.load(folder, embedder)
-
-
-def test_a_partition_with_an_ann_index_reads_its_two_sides_at_once(
-    embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The dense side of a partition with an ANN file loads on a worker thread while BM25 is
-    read: same answers, and a damaged dense file is still the error reported."""
-    import threading
-
-    from deposium_rag.store import FaissStore
-
-    router = LanguageRouter(embedder, index="hnsw")
-    router.add(list(DOCS.values()), [{"n": i} for i in range(len(DOCS))], list(DOCS))
-    folder = router.save(tmp_path / "r")
-    assert list(folder.glob("segments/de-*/ann.faiss"))
-    threads: list[str] = []
-    real = FaissStore.load_segments
-
-    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        threads.append(threading.current_thread().name)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(FaissStore, "load_segments", spy)
-    assert answers(LanguageRouter.load(folder, embedder)) == answers(router)
-    assert threads and all(name.startswith("deposium-load") for name in threads)
-    _poke(next(folder.glob("segments/de-*/vectors.npy")))
-    _poke(next(folder.glob("segments/de-*/lexical.doc_terms.npy")))
-    loaded = LanguageRouter.load(folder, embedder)
-    with pytest.raises(StoreFormatError, match=r"vectors\.npy does not match its checksum"):
-        loaded.search("Quantencomputer", k=2, language="de")
-    assert loaded.backend.loaded() == []  # nothing half-loaded kept

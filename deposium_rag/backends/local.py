@@ -12,7 +12,6 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,6 @@ _MANIFEST = "manifest.json"
 _PARTITIONS = "partitions"  # version 1
 _SEGMENTS = "segments"
 _LEXICAL = "lexical"
-_ANN = "ann.faiss"  # a segment's approximate index (FaissStore's file)
 _RESERVED = frozenset(
     {
         "format",
@@ -473,26 +471,33 @@ class LocalBackend:
             listings, base_rows = self._listings.pop(lang, (None, None))
             lexical_on = self._conf().lexical
             known = (list(listings[0][0]), dict(base_rows)) if lexical_on and listings and base_rows else None
-            lexical = None
-            if lexical_on and any(_ANN in files for _, files in segments):
-                # The dense side loads on a worker thread while this one reads the lexical side:
-                # reading the ANN index releases the GIL (at 1M documents it is 250 MB).
-                with ThreadPoolExecutor(1, thread_name_prefix="deposium-load") as pool:
-                    dense = pool.submit(store.load_segments, segments, listings=listings, base_rows=base_rows)
-                    try:
-                        lexical = _read_lexical(segments, known)
-                    finally:
-                        dense.result()  # a damaged dense file is reported first, as when sequential
-            else:
-                store.load_segments(segments, listings=listings, base_rows=base_rows)
+            store.load_segments(segments, listings=listings, base_rows=base_rows)
             if len(store) != entry.get("count"):
                 raise StoreFormatError(
                     f"partition {lang!r} in {self._home} holds {len(store)} documents, "
                     f"manifest says {entry.get('count')}"
                 )
             if lexical_on:
-                if lexical is None:
-                    lexical = _read_lexical(segments, known)
+                lexical = None
+                for folder, files in segments:
+                    if "rows.npz" in files:  # a delta: its arrays are in the segment's .npz
+                        prefix = f"{_LEXICAL}."
+                        pack = read_pack(folder, files)
+                        arrays = {k[len(prefix) :]: v for k, v in pack.items() if k.startswith(prefix)}
+                        try:
+                            meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
+                        except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                            raise StoreFormatError(
+                                f"lexical delta in {folder} is unreadable ({exc})"
+                            ) from None
+                        state = LexicalState(meta, arrays)
+                    else:
+                        state = LexicalState.read(folder, _LEXICAL, mmap=True)
+                    if lexical is None or state.meta.get("kind") == "full":
+                        lexical = LexicalIndex.from_state(state, slots=known)
+                    else:
+                        lexical.apply_delta(state)
+                assert lexical is not None
                 if len(lexical) != len(store):
                     raise StoreFormatError(
                         f"partition {lang!r} in {self._home}: lexical and dense counts differ"
@@ -659,29 +664,3 @@ def _check_same_model(old: BackendConfig, new: BackendConfig) -> None:
     """A backend that holds data refuses to be rebound to another model."""
     manifest = {"model_name": old.model_name, "model_fingerprint": old.model_fingerprint, "dim": old.dim}
     _atomic.check_model(manifest, Path("<backend>"), new.dim, new.model_fingerprint, new.model_name)
-
-
-def _read_lexical(
-    segments: list[tuple[Path, dict[str, str]]], known: tuple[list[str], dict[str, int]] | None
-) -> LexicalIndex:
-    """A partition's BM25 index from its segments: the last full state, then each delta."""
-    lexical = None
-    for folder, files in segments:
-        if "rows.npz" in files:  # a delta: its arrays are in the segment's .npz
-            prefix = f"{_LEXICAL}."
-            pack = read_pack(folder, files)
-            arrays = {k[len(prefix) :]: v for k, v in pack.items() if k.startswith(prefix)}
-            try:
-                meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
-            except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise StoreFormatError(f"lexical delta in {folder} is unreadable ({exc})") from None
-            state = LexicalState(meta, arrays)
-        else:
-            state = LexicalState.read(folder, _LEXICAL, mmap=True)
-        if lexical is None or state.meta.get("kind") == "full":
-            lexical = LexicalIndex.from_state(state, slots=known)
-        else:
-            lexical.apply_delta(state)
-    if lexical is None:
-        raise StoreFormatError("a partition has no segments to read its lexical index from")
-    return lexical
