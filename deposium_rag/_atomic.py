@@ -87,26 +87,20 @@ def _crc32_range(fd: int, start: int, stop: int) -> int:
 
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's
-    ``crc32_combine``, which Python's zlib module does not expose): ``len(b)`` zero bits are
+    ``crc32_combine``, which Python's zlib module does not expose): ``len(b)`` zero bytes are
     fed through ``crc1`` by squaring the CRC's shift operator over GF(2)."""
     if len2 <= 0:
         return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four zero bits
-    while True:  # one zero byte first, then doubling: apply where len2 has a bit set
-        even = _gf2_square(odd)
+    op = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
+    for _ in range(3):  # 2, 4, then 8 zero bits: one zero byte
+        op = _gf2_square(op)
+    while True:  # apply the operator of 2^i zero bytes where len2 has bit i set
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(op, crc1)
         len2 >>= 1
         if not len2:
             break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        op = _gf2_square(op)
     return crc1 ^ crc2
 
 
